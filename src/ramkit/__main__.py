@@ -1,0 +1,3 @@
+from ramkit.cli import main
+
+main()

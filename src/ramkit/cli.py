@@ -1,0 +1,68 @@
+"""The thin ``ramkit`` command. Each stage lives in ``ramkit.commands.<group>`` and registers itself here.
+
+Every user error is one line on stderr (``ramkit: error: ...``) and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from ramkit.errors import RamkitError, install_one_line_warnings
+
+app = typer.Typer(
+    name="ramkit",
+    help="Rheumatoid-arthritis analysis of hand and wrist radiographs (RAM-H1200, RAM-W600, MIL).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Command modules; each defines ``register(app: typer.Typer)``.
+COMMAND_MODULES = (
+    "ramkit.commands.synth",  # synth
+    "ramkit.commands.data",  # check
+    "ramkit.commands.evaluate",  # evaluate segmentation|scores
+    "ramkit.commands.train",  # train, test, predict, bench
+)
+
+for _mod in COMMAND_MODULES:
+    try:
+        importlib.import_module(_mod).register(app)
+    except ModuleNotFoundError as _exc:  # a module still being written must not break the others
+        if _exc.name != _mod:
+            raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    install_one_line_warnings()
+    try:
+        app(args=argv, standalone_mode=False)
+    except RamkitError as exc:
+        print(f"ramkit: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("ramkit: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code or 0)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if os.environ.get("RAMKIT_DEBUG") == "1":
+            raise
+        print(f"ramkit: error: {type(exc).__name__}: {exc} (set RAMKIT_DEBUG=1 for a traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
