@@ -21,6 +21,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Rheumatoid-arthritis analysis of hand and wrist radiographs (RAM-H1200, RAM-W600, MIL)."""
+
+
 #: Command modules; each defines ``register(app: typer.Typer)``.
 COMMAND_MODULES = (
     "ramkit.commands.synth",  # synth
@@ -40,7 +47,9 @@ for _mod in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> None:
     install_one_line_warnings()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except RamkitError as exc:
         print(f"ramkit: error: {exc}", file=sys.stderr)
         sys.exit(2)

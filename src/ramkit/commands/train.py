@@ -1,0 +1,126 @@
+"""``ramkit train | test | predict | bench``: train a benchmark task, evaluate a run, predict new images, and the
+CPU benchmark of every task on a synthetic cohort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def train_command(
+    task: str = typer.Argument(..., help="Task id: hand-bone-seg, hand-be-seg, hand-be-score, hand-jsn-score, "
+                                         "wrist-bone-seg, wrist-be-cls."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (RAM-H1200-v1/ or RAM-W600/ or parent)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (created; an existing run is resumed)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name (see docs/training.md); task default."),
+    model_size: Optional[str] = typer.Option(None, "--model-size", help="base (paper) or tiny (CPU smoke runs)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    patch_size: Optional[int] = typer.Option(None, "--patch-size", help="Patch / input side in pixels."),
+    patches_per_image: Optional[int] = typer.Option(None, "--patches-per-image"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience (0 = off)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
+    amp: Optional[str] = typer.Option(None, "--amp", help="auto, bf16, fp16 or none."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any of these options."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Start from a user safetensors file."),
+    be_protocol: Optional[str] = typer.Option(None, "--be-protocol", help="svdh90 (default) or 3class."),
+    ordinal: Optional[str] = typer.Option(None, "--ordinal", help="independent (paper) or coral."),
+    num_workers: Optional[int] = typer.Option(None, "--num-workers"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this wall-clock budget."),
+) -> None:
+    """Train a model for a benchmark task; the resolved configuration is saved to OUT/config.yaml."""
+    from ramkit.errors import RamkitError
+    from ramkit.tasks import get
+
+    get(task)  # unknown task -> one line, before the heavy imports
+    base: dict = {}
+    if config is not None:
+        import yaml
+
+        if not config.is_file():
+            raise RamkitError("configuration file not found", config)
+        try:
+            base = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise RamkitError(f"invalid YAML ({str(exc).splitlines()[0]})", config) from None
+        if not isinstance(base, dict):
+            raise RamkitError("expected a mapping of option: value", config)
+        base = {k.replace("-", "_"): v for k, v in base.items()}
+    flags = dict(data=data, out=out, model=model, model_size=model_size, epochs=epochs, batch_size=batch_size,
+                 patch_size=patch_size, patches_per_image=patches_per_image, lr=lr, weight_decay=weight_decay,
+                 patience=patience, device=device, amp=amp, seed=seed, weights=weights, be_protocol=be_protocol,
+                 ordinal=ordinal, num_workers=num_workers, threads=threads, max_minutes=max_minutes)
+    base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})
+    base["task"] = task
+    for req in ("data", "out"):
+        if not base.get(req):
+            raise RamkitError(f"--{req} is required (on the command line or in --config)")
+    from ramkit.models import resolve_name
+    from ramkit.train.trainer import TrainConfig, fit
+
+    if base.get("model"):
+        resolve_name(str(base["model"]))
+    cfg = TrainConfig.from_dict(base, where=str(config) if config else "options")
+    run = fit(cfg)
+    typer.echo(f"trained {task}: run directory {run}")
+
+
+def test_command(
+    run: Path = typer.Argument(..., help="Run directory written by `ramkit train`."),
+    data: Path = typer.Option(..., "--data", help="Dataset root."),
+    split: str = typer.Option("test", "--split"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
+    from ramkit.train.evaluate import run_test
+
+    s = run_test(run, data, split=split, out=out, device=device)
+    head = {k: v for k, v in s.items() if not isinstance(v, dict)}
+    t = s["timing"]
+    typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
+    typer.echo(f"inference: median {t.get('median_ms', float('nan')):.1f} {t['unit']} "
+               f"(IQR {t.get('iqr_ms', float('nan')):.1f}, n={t['n']})")
+
+
+def predict_command(
+    run: Path = typer.Argument(..., help="Run directory written by `ramkit train`."),
+    images: list[Path] = typer.Argument(..., help="Images (or ROI crops for scoring tasks)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Predict new images: masks (PNG, .npy, COCO RLE JSON) or scores (CSV)."""
+    from ramkit.train.evaluate import run_predict
+
+    files = run_predict(run, [str(p) for p in images], out, device=device)
+    typer.echo(f"wrote {len(files)} files to {out}")
+
+
+def bench_command(
+    out: Path = typer.Argument(..., help="Output folder (synthetic data, runs, summaries)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny models, few epochs (about 3 minutes on 2 cores)."),
+    hands: Optional[int] = typer.Option(None, "--hands", help="Hands in the synthetic cohort."),
+    epochs_scale: float = typer.Option(1.0, "--epochs-scale", help="Multiply every task's bench epochs."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task ids (default: all)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Synthetic cohort -> check -> brief training of every task -> test -> one summary table per task."""
+    from ramkit.train.bench import run_bench
+
+    run_bench(out, quick=quick, hands=hands, epochs_scale=epochs_scale,
+              tasks=tasks.split(",") if tasks else None, seed=seed, device=device)
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``train``, ``test``, ``predict`` and ``bench``."""
+    app.command("train")(train_command)
+    app.command("test")(test_command)
+    app.command("predict")(predict_command)
+    app.command("bench")(bench_command)

@@ -1,0 +1,614 @@
+"""Phantom hand geometry in millimetres (right-hand PA orientation: fingers up, thumb on the image's left).
+
+A :class:`HandAnatomy` is drawn once per patient (bone sizes, disease susceptibility, lesion sites); a
+:class:`Pose` is drawn per visit (rotation, finger spread, translation). :func:`build_hand` combines them with
+the visit's disease state into a :class:`HandGeometry`: every bone as a polygon in the hand frame (x to the
+ulnar side, y towards the forearm, mm), its erosion bites, joint gaps, joint boxes and the raw scores.
+
+Scores are computed from the geometry that is drawn, in each bone's own frame (so rotation and rasterisation
+cannot change them): BE from the eroded area around a joint, JSN from the drawn joint gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.path import Path as MplPath
+
+from ramkit import anatomy
+
+# --------------------------------------------------------------------------------------------------
+# Constants of the phantom (mm). Joint gaps are ~1.5x the real ones so they stay visible at small size.
+# --------------------------------------------------------------------------------------------------
+FINGER_GAP_MM = 2.8  #: normal MCP/PIP/IP joint gap
+CARPAL_GAP_MM = 2.0  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
+PLAIN_GAP_MM = 0.9  #: unscored inter-carpal gaps
+MIN_BITE_MM = 1.5  #: smallest erosion radius (a visible notch)
+#: BE score bands on the eroded fraction of the joint's reference area (upper bounds for 1, 2, 3; above = 5).
+BE_BANDS: tuple[float, float, float] = (0.07, 0.16, 0.28)
+#: JSN score bands on the drawn gap relative to normal (lower bounds for scores 0, 1, 2, 3; below = 4).
+JSN_BANDS: tuple[float, float, float, float] = (0.85, 0.62, 0.38, 0.14)
+
+# name -> (MC length, MC head radius, MC shaft half-width, PP len, PP head r, MP len, MP head r, DP len, tip r)
+_RAYS = {
+    1: (44.0, 5.6, 3.8, 31.0, 4.6, 0.0, 0.0, 24.0, 3.6),
+    2: (66.0, 5.8, 3.6, 41.0, 4.6, 24.0, 3.9, 17.0, 2.9),
+    3: (63.0, 6.0, 3.7, 45.0, 4.8, 28.0, 4.1, 18.0, 3.0),
+    4: (57.0, 5.6, 3.3, 42.0, 4.4, 26.0, 3.8, 17.0, 2.8),
+    5: (52.0, 5.0, 3.0, 34.0, 3.9, 19.0, 3.3, 15.0, 2.6),
+}
+_FINGER_STEM = {1: "T", 2: "I", 3: "M", 4: "R", 5: "S"}
+
+
+def be_score_from_fraction(frac: float) -> int:
+    """Raw SvdH BE score (0/1/2/3/5) of an eroded-area fraction."""
+    if frac <= 0:
+        return 0
+    for score, upper in zip((1, 2, 3), BE_BANDS):
+        if frac <= upper:
+            return score
+    return 5
+
+
+def jsn_score_from_ratio(ratio: float) -> int:
+    """Raw SvdH JSN score (0..4) of a drawn gap width relative to the normal gap."""
+    for score, lower in enumerate(JSN_BANDS):
+        if ratio >= lower:
+            return score
+    return 4
+
+
+def rot(theta: float) -> np.ndarray:
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, -s], [s, c]])
+
+
+def blob(a: float, b: float, angle: float, rng: np.random.Generator, n: int = 72, wobble: float = 0.05) -> np.ndarray:
+    """A rounded carpal-like outline (superellipse with low-frequency wobble), centred at 0, N×2 (x, y)."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    p = 2.4
+    cx, sx = np.cos(t), np.sin(t)
+    x = a * np.sign(cx) * np.abs(cx) ** (2 / p)
+    y = b * np.sign(sx) * np.abs(sx) ** (2 / p)
+    k = np.arange(2, 5)
+    amp = rng.normal(0, wobble, size=(3, 2))
+    r = 1 + (amp[:, :1] * np.cos(k[:, None] * t) + amp[:, 1:] * np.sin(k[:, None] * t)).sum(0)
+    pts = np.stack([x * r, y * r], 1)
+    return pts @ rot(angle).T
+
+
+def ray_exit(poly: np.ndarray, origin: np.ndarray, direction: np.ndarray) -> float:
+    """Largest t with ``origin + t*direction`` on the polygon boundary (origin inside the polygon)."""
+    a = poly
+    b = np.roll(poly, -1, axis=0)
+    e = b - a
+    d = direction / np.linalg.norm(direction)
+    denom = d[0] * e[:, 1] - d[1] * e[:, 0]
+    ok = np.abs(denom) > 1e-12
+    w = a - origin
+    t = np.where(ok, (w[:, 0] * e[:, 1] - w[:, 1] * e[:, 0]) / np.where(ok, denom, 1), -np.inf)
+    u = np.where(ok, (w[:, 0] * d[1] - w[:, 1] * d[0]) / np.where(ok, denom, 1), -1)
+    valid = ok & (u >= 0) & (u <= 1) & (t >= 0)
+    return float(t[valid].max()) if valid.any() else 0.0
+
+
+def polygon_area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def long_bone(length: float, head_r: float, shaft_hw: float, base_hw: float, base: str, base_r: float,
+              base_shift: float, rng: np.random.Generator, n_side: int = 18) -> np.ndarray:
+    """Outline of a tubular bone in its local frame (s along the axis, w lateral), as (w, s) points.
+
+    ``base='concave'``: the base is an arc of radius ``base_r`` about the local origin (it receives the previous
+    head), pushed distally by ``base_shift`` (negative = narrowed gap pushes it proximally). ``base='convex'``:
+    a shallow rounded cap (metacarpal base). The head is a semicircle of radius ``head_r`` centred at s=length.
+    """
+    if base == "concave":
+        alpha = np.arcsin(min(base_hw / base_r, 0.93))
+        phi = np.linspace(alpha, -alpha, 11)
+        base_pts = np.stack([base_r * np.sin(phi), base_r * np.cos(phi) + base_shift], 1)
+        s0 = base_r * np.cos(alpha) + base_shift
+    else:
+        depth = 0.35 * base_hw
+        phi = np.linspace(np.pi / 2, -np.pi / 2, 11)
+        base_pts = np.stack([base_hw * np.sin(phi), depth * (1 - np.cos(phi)) + base_shift], 1)
+        s0 = base_shift + depth
+    s1 = length
+    t = np.linspace(0, 1, n_side)[1:-1]
+    hw = (shaft_hw + (base_hw - shaft_hw) * np.exp(-((t / 0.2) ** 2))
+          + (head_r - shaft_hw) * np.exp(-(((1 - t) / 0.17) ** 2)))
+    asym = 1 + rng.normal(0, 0.03)
+    s = s0 + t * (s1 - s0)
+    right = np.stack([-hw * asym, s], 1)
+    left = np.stack([hw / asym, s], 1)[::-1]
+    phi = np.linspace(-np.pi / 2, np.pi / 2, 21)
+    head = np.stack([head_r * np.sin(phi), s1 + head_r * np.cos(phi)], 1)
+    # base arc goes from +w to -w, then right side up, head from -w over the top to +w, left side down
+    return np.concatenate([base_pts, right, head, left])
+
+
+@dataclass
+class Bite:
+    """One erosion: a disc removed from ``bone`` (local centre, radius mm), category and clarity (0..1)."""
+
+    bone: str
+    center: np.ndarray  # local frame of the bone (same frame as Bone.local)
+    radius: float
+    category: str  # one of anatomy.BE_CATEGORIES
+    clarity: float
+    joint: str | None  # BE joint stem it counts for (None for non-SvdH sites)
+
+
+@dataclass
+class Bone:
+    """A bone outline in its local frame plus the rigid transform to the hand frame."""
+
+    name: str
+    local: np.ndarray  # N×2 outline in the local frame
+    R: np.ndarray  # 2×2 rotation local -> hand
+    t: np.ndarray  # translation local -> hand (mm)
+    density: float = 1.0
+
+    def to_hand(self, pts: np.ndarray) -> np.ndarray:
+        return pts @ self.R.T + self.t
+
+    @property
+    def outline(self) -> np.ndarray:
+        return self.to_hand(self.local)
+
+
+@dataclass
+class JointSpec:
+    """A scored joint: where it is (hand frame, mm), how large its box is, its raw score and its bones."""
+
+    kind: str  # "be" | "jsn" | "w600"
+    stem: str
+    center: np.ndarray
+    side_mm: float
+    score: int
+    bones: tuple[str, ...]
+    value: float = 0.0  # eroded fraction (BE) or gap ratio (JSN)
+
+
+@dataclass
+class HandGeometry:
+    bones: dict[str, Bone]
+    bites: list[Bite]
+    joints: list[JointSpec]
+    objects: list[tuple[str, np.ndarray, float]] = field(default_factory=list)  # (category, hand-frame polygon, density)
+    overlap_hints: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Patient-level anatomy and disease, visit-level pose
+# --------------------------------------------------------------------------------------------------
+BE_STEMS = tuple(j.stem for j in anatomy.BE_JOINTS)
+JSN_STEMS = tuple(j.stem for j in anatomy.JSN_JOINTS)
+#: W600 wrist joint -> the H1200 BE joint whose lesions it shows.
+W600_TO_BE = {"Metacarpal1st": "CMC-T", "Trapezium": "Tm", "Scaphoid": "S", "Lunate": "L",
+              "DistalRadius": "R", "DistalUlna": "U"}
+
+
+@dataclass
+class HandAnatomy:
+    """Everything fixed for one patient: size, bone shapes, per-joint disease susceptibility and lesion sites."""
+
+    scale: float
+    seed: int
+    severity: float  # 0..1
+    be_slope: dict[str, float]
+    be_offset: dict[str, float]
+    jsn_slope: dict[str, float]
+    jsn_offset: dict[str, float]
+    bite_plan: dict[str, list[tuple[str, float, float, float]]]  # joint -> [(bone, site u, inset, weight)]
+    nonsvdh_plan: list[tuple[str, float, float]]  # (bone, site u, radius)
+    rays: dict[int, tuple[float, ...]]
+    carpal_axes: dict[str, tuple[float, float, float]]
+
+
+def _be_bones(stem: str) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """Bones of a BE joint and the part of their outline (fraction of the local s-range) where bites go."""
+    fingers = {"T": 1, "I": 2, "M": 3, "R": 4, "S": 5}
+    if stem.startswith("MCP-"):
+        f = fingers[stem[-1]]
+        return ((f"MC{f}", (0.80, 1.0)), (f"PP{f}", (0.0, 0.18)))
+    if stem.startswith("PIP-"):
+        f = fingers[stem[-1]]
+        return ((f"PP{f}", (0.78, 1.0)), (f"MP{f}", (0.0, 0.2)))
+    return {
+        "IP": (("PP1", (0.78, 1.0)), ("DP1", (0.0, 0.2))),
+        "CMC-T": (("MC1", (0.0, 0.15)),),
+        "R": (("Radius", (0.0, 0.12)),),
+        "U": (("Ulna", (0.0, 0.12)),),
+        "L": (("Lunate", (0.0, 1.0)),),
+        "S": (("Scaphoid", (0.0, 1.0)),),
+        "Tm": (("Trapezium", (0.0, 1.0)),),
+    }[stem]
+
+
+def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_mode: bool = False) -> HandAnatomy:
+    """Draw a patient's anatomy and disease susceptibility. ``severity`` in [0, 1] (random when None)."""
+    if severity is None:
+        severity = 0.0 if rng.random() < 0.3 else float(rng.beta(1.4, 2.2))
+    scale = float(rng.uniform(0.9, 1.1))
+    be_slope, be_off, jsn_slope, jsn_off = {}, {}, {}, {}
+    for s in BE_STEMS:
+        # continuous lesion load e = slope*severity + offset; erosion present where e > 0
+        be_slope[s] = float(rng.uniform(0.3, 1.0))
+        be_off[s] = float(rng.normal(-0.23 if not wrist_mode else -0.2, 0.12))
+    for s in JSN_STEMS:
+        jsn_slope[s] = float(rng.uniform(0.4, 1.3))
+        jsn_off[s] = float(rng.normal(-0.18, 0.14))
+    plan = {}
+    for s in BE_STEMS:
+        sites = []
+        bones = _be_bones(s)
+        n = int(rng.integers(1, 4))
+        w = rng.dirichlet(np.full(n, 3.0))
+        for i in range(n):
+            bone, (lo, hi) = bones[int(rng.integers(len(bones)))]
+            sites.append((bone, float(rng.uniform(lo, hi)), float(rng.uniform(0.15, 0.4)), float(w[i])))
+        plan[s] = sites
+    non = []
+    for _ in range(int(rng.integers(0, 3))):
+        f = int(rng.integers(2, 6))
+        non.append((f"DP{f}" if rng.random() < 0.5 else f"MP{f}", float(rng.uniform(0.0, 0.15)),
+                    float(rng.uniform(1.2, 2.2))))
+    rays = {}
+    for f, vals in _RAYS.items():
+        jitter = rng.normal(1.0, 0.04, size=len(vals))
+        rays[f] = tuple(float(v * j) for v, j in zip(vals, jitter))
+    axes = {
+        "Capitate": (6.6, 11.0, 0.0),
+        "Hamate": (7.2, 9.2, -0.15),
+        "Trapezoid": (5.0, 6.2, 0.2),
+        "Scaphoid": (5.6, 11.5, 0.85),
+        "Lunate": (7.2, 6.4, 0.1),
+        "Pisifrom_Triquetrum": (6.2, 7.6, -0.45),
+        "Trapezium": (7.0, 6.6, 0.5),
+        "Sesamoid": (2.2, 2.6, 0.0),
+    }
+    axes = {k: (a * rng.normal(1, 0.04), b * rng.normal(1, 0.04), ang + rng.normal(0, 0.05))
+            for k, (a, b, ang) in axes.items()}
+    return HandAnatomy(scale=scale, seed=int(rng.integers(2**31)), severity=float(severity), be_slope=be_slope,
+                       be_offset=be_off, jsn_slope=jsn_slope, jsn_offset=jsn_off, bite_plan=plan,
+                       nonsvdh_plan=non, rays=rays, carpal_axes=axes)
+
+
+@dataclass
+class Pose:
+    """Visit-level pose: global rotation (rad), translation (mm), finger spread (rad per ray), thumb abduction."""
+
+    rotation: float
+    shift: np.ndarray
+    spread: np.ndarray
+    thumb: float
+
+    @staticmethod
+    def draw(rng: np.random.Generator) -> Pose:
+        return Pose(rotation=float(rng.normal(0, 0.07)), shift=rng.normal(0, 5, size=2),
+                    spread=rng.normal(0, 0.04, size=6), thumb=float(rng.normal(0, 0.08)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Building the hand for one visit
+# --------------------------------------------------------------------------------------------------
+def _place(poly_a: np.ndarray, ca: np.ndarray, poly_b_local: np.ndarray, direction, gap: float) -> np.ndarray:
+    """Centre of blob B placed from A's centre along ``direction`` so the boundary gap is ``gap``."""
+    d = np.asarray(direction, float)
+    d = d / np.linalg.norm(d)
+    ta = ray_exit(poly_a, ca, d)
+    tb = ray_exit(poly_b_local, np.zeros(2), -d)
+    return ca + d * (ta + gap + tb)
+
+
+def _dir(angle: float) -> np.ndarray:
+    """Unit vector pointing distally (up in the image) tilted by ``angle`` towards the ulnar side (+x)."""
+    return np.array([np.sin(angle), -np.cos(angle)])
+
+
+def _frame(angle: float) -> np.ndarray:
+    """Rotation taking local (w, s) to the hand frame for a bone whose axis points along ``_dir(angle)``."""
+    u = _dir(angle)
+    n = np.array([np.cos(angle), np.sin(angle)])  # local +w = ulnar side when upright
+    return np.stack([n, u], 1)
+
+
+def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool = False) -> HandGeometry:
+    """Geometry of one visit. ``progress`` in [0, 1] scales the disease (monotone across a patient's visits)."""
+    rng = np.random.default_rng(anat.seed)  # shape details are fixed per patient
+    sev = anat.severity * (0.5 + 0.5 * progress)
+    gap_ratio = {}
+    for s in JSN_STEMS:
+        e = anat.jsn_slope[s] * sev + anat.jsn_offset[s]
+        gap_ratio[s] = float(np.clip(1.0 - max(e, 0.0) * 1.6, 0.0, 1.0))
+    gap = {s: (FINGER_GAP_MM if s.startswith(("MCP", "PIP")) else CARPAL_GAP_MM) * gap_ratio[s] for s in JSN_STEMS}
+
+    ax = anat.carpal_axes
+    loc: dict[str, np.ndarray] = {}
+    cen: dict[str, np.ndarray] = {}
+    for name in ("Capitate", "Hamate", "Trapezoid", "Scaphoid", "Lunate", "Pisifrom_Triquetrum", "Trapezium"):
+        a, b, ang = ax[name]
+        loc[name] = blob(a, b, ang, rng)
+    cen["Capitate"] = np.zeros(2)
+    hand = lambda n: loc[n] + cen[n]  # noqa: E731
+    cen["Hamate"] = _place(hand("Capitate"), cen["Capitate"], loc["Hamate"], (1, 0.25), PLAIN_GAP_MM)
+    cen["Trapezoid"] = _place(hand("Capitate"), cen["Capitate"], loc["Trapezoid"], (-1, -0.45), PLAIN_GAP_MM)
+    cen["Scaphoid"] = _place(hand("Capitate"), cen["Capitate"], loc["Scaphoid"], (-1, 0.55), gap["SC"])
+    cen["Lunate"] = _place(hand("Capitate"), cen["Capitate"], loc["Lunate"], (0.15, 1), PLAIN_GAP_MM)
+    cen["Pisifrom_Triquetrum"] = _place(hand("Lunate"), cen["Lunate"], loc["Pisifrom_Triquetrum"], (1, -0.25),
+                                        PLAIN_GAP_MM)
+    cen["Trapezium"] = _place(hand("Scaphoid"), cen["Scaphoid"], loc["Trapezium"], (-0.5, -1), gap["STT"])
+    bones: dict[str, Bone] = {}
+    eye = np.eye(2)
+    for name in loc:
+        bones[name] = Bone(name, loc[name], eye, cen[name].copy())
+
+    # --- distal radius and ulna (local frame = hand frame, translated)
+    xs = np.linspace(-16.5, 14.0, 24)
+    top = -5.5 * np.exp(-(((xs + 16.5) / 5.5) ** 2)) + 0.010 * (xs - 2) ** 2 - 0.6
+    rad_local = np.concatenate([
+        np.stack([xs, top], 1),
+        np.array([[14.5, 4.0], [11.5, 14.0], [10.5, 30.0], [10.0, 160.0], [-11.0, 160.0], [-12.0, 30.0],
+                  [-14.5, 12.0], [-17.5, 2.0]]),
+    ])
+    rad_local = rad_local * rng.normal(1, 0.03, size=2)
+    low_s = hand("Scaphoid")[np.argmax(hand("Scaphoid")[:, 1])]
+    low_l = hand("Lunate")[np.argmax(hand("Lunate")[:, 1])]
+    tx = low_s[0] + 5.0
+    fx = np.interp(low_s[0] - tx, rad_local[:24, 0], rad_local[:24, 1])
+    ty = low_s[1] + gap["SR"] - fx
+    # the lunate rests on the radius too: never leave it floating far above
+    fl = np.interp(low_l[0] - tx, rad_local[:24, 0], rad_local[:24, 1])
+    ty = min(ty, low_l[1] + PLAIN_GAP_MM + 1.0 - fl) if low_l[1] + PLAIN_GAP_MM - fl < ty - 2.5 else ty
+    bones["Radius"] = Bone("Radius", rad_local, eye, np.array([tx, ty]), density=1.05)
+    phi = np.linspace(np.pi, 0, 17)
+    uh = 6.8
+    ul_local = np.concatenate([
+        np.stack([uh * np.cos(phi), -uh * 0.85 * np.sin(phi)], 1),
+        np.array([[6.3, 6.0], [5.6, 20.0], [5.0, 160.0], [-4.8, 160.0], [-5.4, 20.0], [-6.2, 6.0]]),
+    ])
+    ul_local = ul_local * rng.normal(1, 0.03, size=2)
+    pt = hand("Pisifrom_Triquetrum")
+    ux = bones["Radius"].outline[:24, 0].max() + uh + 2.5
+    uy = max(pt[:, 1].max(), low_l[1]) + 4.0 + rng.uniform(-1, 1)
+    bones["Ulna"] = Bone("Ulna", ul_local, eye, np.array([ux, uy]), density=1.05)
+
+    # --- rays
+    mc_angle = {1: -0.62 + pose.thumb, 2: -0.13, 3: -0.02, 4: 0.09, 5: 0.2}
+    spread_pp = {1: 0.12, 2: -0.06, 3: 0.0, 4: 0.05, 5: 0.12}
+    base_of = {1: ("Trapezium", 0.0), 2: ("Trapezoid", 0.0), 3: ("Capitate", 0.0), 4: ("Hamate", -2.6),
+               5: ("Hamate", 3.6)}
+    cmc_gap = {1: PLAIN_GAP_MM, 2: PLAIN_GAP_MM, 3: gap["CMC-M"], 4: gap["CMC-R"], 5: gap["CMC-S"]}
+    heads: dict[str, tuple[np.ndarray, float, float]] = {}  # bone -> (head centre, head r, axis angle)
+    for f in range(1, 6):
+        L_mc, r_mc, hw_mc, L_pp, r_pp, L_mp, r_mp, L_dp, r_tip = anat.rays[f]
+        ang = mc_angle[f] + pose.spread[f] * 0.5
+        carpal, off = base_of[f]
+        u = _dir(ang)
+        n = np.array([np.cos(ang), np.sin(ang)])
+        origin = cen[carpal] + off * n
+        t_exit = ray_exit(hand(carpal), origin, u)
+        base_hw = r_mc * (0.95 if f != 1 else 1.1)
+        base_point = origin + u * (t_exit + cmc_gap[f])
+        mc_local = long_bone(L_mc, r_mc, hw_mc, base_hw, "convex", 0.0, 0.0, rng)
+        bones[f"MC{f}"] = Bone(f"MC{f}", mc_local, _frame(ang), base_point)
+        heads[f"MC{f}"] = (base_point + u * L_mc, r_mc, ang)
+        chain = [("PP", L_pp, r_pp, spread_pp[f] + pose.spread[f]),
+                 ("MP", L_mp, r_mp, 0.02 * (f - 3)),
+                 ("DP", L_dp, r_tip, 0.0)]
+        prev = f"MC{f}"
+        for kind, L, r, dang in chain:
+            if kind == "MP" and f == 1:
+                continue
+            c_prev, r_prev, ang_prev = heads[prev]
+            ang_b = ang_prev + dang
+            if kind == "PP":
+                j = f"MCP-{_FINGER_STEM[f]}"
+            elif kind == "MP" or f == 1:
+                j = f"PIP-{_FINGER_STEM[f]}" if f != 1 else "IP"
+            else:
+                j = None
+            g = gap[j] if j in gap else FINGER_GAP_MM * (0.85 if j is None else 1.0)
+            base_r = r_prev + FINGER_GAP_MM
+            shift = g - FINGER_GAP_MM
+            shaft = r * (0.62 if kind != "DP" else 0.55)
+            local = long_bone(L, r, shaft, base_r * 0.98, "concave", base_r, shift, rng)
+            name = f"{kind}{f}"
+            bones[name] = Bone(name, local, _frame(ang_b), c_prev.copy())
+            heads[name] = (c_prev + _dir(ang_b) * L, r, ang_b)
+            prev = name
+    # sesamoid(s) at MCP1 (one or two)
+    c1, r1, a1 = heads["MC1"]
+    n1 = np.array([np.cos(a1), np.sin(a1)])
+    sa, sb, sang = ax["Sesamoid"]
+    ses = [c1 + 0.55 * r1 * n1 - 0.2 * r1 * _dir(a1)]
+    if rng.random() < 0.6:
+        ses.append(c1 - 0.75 * r1 * n1 - 0.1 * r1 * _dir(a1))
+    ses_local = np.concatenate([blob(sa, sb, sang, rng, n=24, wobble=0.02) + (p - ses[0]) for p in ses[:1]])
+    bones["Sesamoid"] = Bone("Sesamoid", ses_local, eye, ses[0].copy(), density=0.9)
+    extra_ses = [blob(sa * 0.85, sb * 0.85, sang, rng, n=24, wobble=0.02) + p for p in ses[1:]]
+
+    # --- pose: rotate the whole hand about the capitate and shift, scaled by the patient size
+    Rg = rot(pose.rotation) * anat.scale
+    for b in bones.values():
+        b.R = Rg @ b.R
+        b.t = Rg @ b.t + pose.shift
+    extra_ses = [p @ Rg.T + pose.shift for p in extra_ses]
+    for k, (c, r, a) in list(heads.items()):
+        heads[k] = (Rg @ c + pose.shift, r * anat.scale, a + pose.rotation)
+
+    # --- erosions (bone-local frames; radii in bone-local mm, i.e. before the patient scale)
+    bites: list[Bite] = []
+    for stem in BE_STEMS:
+        e = anat.be_slope[stem] * sev + anat.be_offset[stem]
+        if e <= 0:
+            continue
+        frac_target = 0.02 + 0.85 * e
+        r_ref = _reference_radius(stem, bones)
+        for bone_name, u_site, inset, w in anat.bite_plan[stem]:
+            rho = max(MIN_BITE_MM, r_ref * np.sqrt(2 * frac_target * w))
+            rho = min(rho, 0.75 * r_ref)
+            cat = anatomy.BE_CATEGORIES[0] if rho >= 0.42 * r_ref or frac_target > 0.2 else anatomy.BE_CATEGORIES[1]
+            clar = 1.0 if cat == anatomy.BE_CATEGORIES[0] else 0.55
+            centre = _site_point(bones[bone_name], u_site, inset * rho, stem)
+            bites.append(Bite(bone_name, centre, float(rho), cat, clar, stem))
+    for bone_name, u_site, rho in anat.nonsvdh_plan:
+        if bone_name in bones and sev > 0.25:
+            centre = _site_point(bones[bone_name], u_site, 0.3 * rho, None)
+            bites.append(Bite(bone_name, centre, rho, anatomy.BE_CATEGORIES[2], 0.6, None))
+
+    joints = _joints(bones, heads, bites, gap, gap_ratio, anat.scale)
+    geo = HandGeometry(bones=bones, bites=bites, joints=joints)
+    geo.overlap_hints["extra_sesamoids"] = extra_ses
+    return geo
+
+
+def _reference_radius(stem: str, bones: dict[str, Bone]) -> float:
+    """Local-frame reference radius of a BE joint: the proximal head radius or the carpal's equivalent radius."""
+    bb = _be_bones(stem)
+    if stem in ("L", "S", "Tm"):
+        return float(np.sqrt(polygon_area(bones[bb[0][0]].local) / np.pi))
+    if stem in ("R", "U"):
+        w = np.ptp(bones[bb[0][0]].local[:, 0])
+        return 0.3 * w
+    if stem == "CMC-T":
+        return 0.9 * np.abs(bones["MC1"].local[:11, 0]).max()
+    return float(np.abs(bones[bb[0][0]].local[:, 0]).max())
+
+
+def _site_point(bone: Bone, u_site: float, inset: float, stem: str | None) -> np.ndarray:
+    """A point on the bone's outline (local frame) at relative position ``u_site``, moved ``inset`` inwards."""
+    pts = bone.local
+    if bone.name in ("Lunate", "Scaphoid", "Trapezium") or stem in ("L", "S", "Tm"):
+        i = int(u_site * len(pts)) % len(pts)
+    else:
+        s = pts[:, 1]
+        if bone.name in ("Radius", "Ulna"):
+            # top (distal) end: outline points near the smallest y
+            order = np.argsort(s)[: max(6, len(s) // 3)]
+            order = order[np.argsort(pts[order, 0])]
+            i = int(order[min(int(u_site / 0.12 * len(order)), len(order) - 1)])
+        else:
+            lo, hi = s.min(), s.max()
+            target = lo + u_site * (hi - lo)
+            cand = np.argsort(np.abs(s - target))[:4]
+            i = int(cand[int(u_site * 1e4) % len(cand)])
+    p = pts[i]
+    c = pts.mean(0)
+    v = c - p
+    return p + inset * v / (np.linalg.norm(v) + 1e-9)
+
+
+def eroded_area(bone: Bone, bites: list[Bite], step: float = 0.05) -> float:
+    """Area (local mm²) of the union of ``bites`` inside ``bone``'s outline, on a fine local grid."""
+    if not bites:
+        return 0.0
+    lo = np.min([b.center - b.radius for b in bites], 0)
+    hi = np.max([b.center + b.radius for b in bites], 0)
+    xs = np.arange(lo[0], hi[0] + step, step)
+    ys = np.arange(lo[1], hi[1] + step, step)
+    gx, gy = np.meshgrid(xs, ys)
+    inside_bite = np.zeros(gx.shape, bool)
+    for b in bites:
+        inside_bite |= (gx - b.center[0]) ** 2 + (gy - b.center[1]) ** 2 <= b.radius**2
+    if not inside_bite.any():
+        return 0.0
+    pts = np.stack([gx[inside_bite], gy[inside_bite]], 1)
+    inside = MplPath(bone.local).contains_points(pts)
+    return float(inside.sum() * step * step)
+
+
+def _box_side(r: float, k: float = 3.4) -> float:
+    return k * r
+
+
+def _joints(bones, heads, bites, gap, gap_ratio, scale) -> list[JointSpec]:
+    out: list[JointSpec] = []
+
+    def centre(name: str) -> np.ndarray:
+        return bones[name].outline.mean(0)
+
+    def gap_mid(prox: str, dist_bone: str) -> np.ndarray:
+        c, r, _ = heads[prox]
+        u = _dir(heads[dist_bone][2])
+        return c + u * (r + 0.5 * FINGER_GAP_MM * scale)
+
+    by_joint: dict[str, list[Bite]] = {}
+    for b in bites:
+        if b.joint:
+            by_joint.setdefault(b.joint, []).append(b)
+    fingers = {"T": 1, "I": 2, "M": 3, "R": 4, "S": 5}
+    for j in anatomy.BE_JOINTS:
+        s = j.stem
+        jb = by_joint.get(s, [])
+        area = sum(eroded_area(bones[bn], [b for b in jb if b.bone == bn]) for bn in {b.bone for b in jb})
+        r_ref = _reference_radius(s, bones)
+        frac = area / (np.pi * r_ref**2)
+        score = be_score_from_fraction(frac)
+        if s.startswith(("MCP-", "PIP-")) or s == "IP":
+            f = 1 if s == "IP" else fingers[s[-1]]
+            if s == "IP":
+                prox, dist = "PP1", "DP1"
+            elif s.startswith("MCP"):
+                prox, dist = f"MC{f}", f"PP{f}"
+            else:
+                prox, dist = f"PP{f}", f"MP{f}"
+            c = gap_mid(prox, dist)
+            side = _box_side(heads[prox][1])
+            bns = (prox, dist)
+        elif s == "CMC-T":
+            mc = bones["MC1"]
+            c = mc.to_hand(np.array([[0.0, 1.0]]))[0]
+            side = _box_side(r_ref * scale, 3.8)
+            bns = ("MC1", "Trapezium")
+        elif s in ("R", "U"):
+            name = "Radius" if s == "R" else "Ulna"
+            b = bones[name]
+            top = b.local[:24] if s == "R" else b.local[:17]
+            c = b.to_hand(np.array([[top[:, 0].mean(), top[:, 1].max() * 0.5 + 4.0]]))[0]
+            side = np.ptp(top[:, 0]) * scale * (1.15 if s == "R" else 1.5)
+            bns = (name,)
+        else:
+            name = {"L": "Lunate", "S": "Scaphoid", "Tm": "Trapezium"}[s]
+            c = centre(name)
+            side = 2.0 * np.abs(bones[name].local).max() * scale * 1.25
+            bns = (name,)
+        out.append(JointSpec("be", s, c, float(side), score, bns, float(frac)))
+    for j in anatomy.JSN_JOINTS:
+        s = j.stem
+        score = jsn_score_from_ratio(gap_ratio[s])
+        if s.startswith(("MCP-", "PIP-")):
+            f = fingers[s[-1]]
+            prox, dist = (f"MC{f}", f"PP{f}") if s.startswith("MCP") else (f"PP{f}", f"MP{f}")
+            c = gap_mid(prox, dist)
+            side = _box_side(heads[prox][1])
+            bns = (prox, dist)
+        elif s.startswith("CMC-"):
+            f = {"M": 3, "R": 4, "S": 5}[s[-1]]
+            mc = bones[f"MC{f}"]
+            c = mc.to_hand(np.array([[0.0, -0.5 * gap[s]]]))[0]
+            side = _box_side(heads[f"MC{f}"][1], 3.6)
+            bns = (f"MC{f}", "Capitate" if f == 3 else "Hamate")
+        else:
+            pair = {"SC": ("Scaphoid", "Capitate"), "SR": ("Scaphoid", "Radius"), "STT": ("Scaphoid", "Trapezium")}[s]
+            a, b = bones[pair[0]].outline, bones[pair[1]].outline
+            ca = a.mean(0)
+            if s == "SR":
+                cb = a[np.argmax(a[:, 1])] + np.array([0, 1.0])
+            elif s == "STT":
+                cb = bones["Trapezium"].outline.mean(0)
+            else:
+                cb = b.mean(0)
+            # midpoint of the closest approach along the centre line
+            d = cb - ca
+            d = d / np.linalg.norm(d)
+            ta = ray_exit(a, ca, d)
+            c = ca + d * (ta + 0.5 * gap[s] * scale)
+            side = 14.0 * scale
+            bns = pair
+        out.append(JointSpec("jsn", s, c, float(side), score, bns, float(gap_ratio[s])))
+    return out

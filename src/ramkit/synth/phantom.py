@@ -1,0 +1,391 @@
+"""Rasterise a phantom hand (or wrist crop) and form an X-ray-like image from it.
+
+:func:`draw_hand` is the per-radiograph entry point. It returns a :class:`HandDrawing` with the 8-bit image,
+the 30 bone masks (``anatomy.HAND_BONES`` order), the 3 BE lesion masks (``anatomy.BE_CATEGORIES`` order), the
+non-bone object masks (``anatomy.NON_BONE_OBJECTS`` order), the per-annotation parts that the COCO writer
+uses, the raw BE/JSN scores and the joint boxes — so tests can compare what the readers return with what
+was drawn.
+
+Image formation (all lengths in mm, so small and full size look alike): each bone's attenuation is a chord
+term (thicker towards the middle, from the distance transform of its mask) times trabecular texture plus a
+cortical-rim term that decays from the outline; bones add where they overlap; erosion bites remove
+attenuation (fully for clear SvdH-BE-90 lesions, partly for fainter ones); soft tissue is a smooth rounded
+silhouette; then 1 - exp(-mu), a per-centre tone curve, heel-effect gradient, blur, noise and quantisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from skimage.draw import disk, polygon
+
+from ramkit import anatomy
+from ramkit.synth.geometry import Bone, HandAnatomy, HandGeometry, Pose, build_hand, draw_anatomy, rot
+
+#: (height, width, mm per pixel) of hand radiographs and wrist crops per size.
+SIZES: dict[str, dict[str, tuple[int, int, float]]] = {
+    "small": {"hand": (432, 320, anatomy.H1200_SPACING_MM * 4), "wrist": (160, 160, 90.0 / 160)},
+    "full": {"hand": (1720, 1280, anatomy.H1200_SPACING_MM), "wrist": (600, 600, anatomy.W600_SPACING_MM)},
+}
+
+#: Per-centre acquisition differences: tone-curve gamma, black and white level, noise sd, bit depth.
+CENTER_STYLE: dict[str, tuple[float, float, float, float, int]] = {
+    "HMCRD": (0.85, 0.05, 0.97, 0.010, 8),
+    "SCGH": (1.00, 0.08, 0.95, 0.016, 8),
+    "SARC": (0.78, 0.03, 0.99, 0.008, 7),
+    "HU1": (1.12, 0.10, 0.93, 0.020, 6),
+    "HU2": (0.95, 0.06, 0.96, 0.012, 8),
+    "HU3": (0.90, 0.07, 0.98, 0.018, 7),
+}
+assert set(CENTER_STYLE) == set(anatomy.H1200_CENTERS)
+WRIST_STYLE = (0.85, 0.09, 0.98, 0.012, 8)
+
+
+@dataclass
+class HandDrawing:
+    """Everything drawn for one radiograph (hand or wrist crop), in the orientation it is stored."""
+
+    image: np.ndarray  # uint8 H×W
+    bones: np.ndarray  # uint8 30×H×W, anatomy.HAND_BONES order
+    be: np.ndarray  # uint8 3×H×W, anatomy.BE_CATEGORIES order
+    objects: np.ndarray  # uint8 3×H×W, anatomy.NON_BONE_OBJECTS order
+    be_scores: dict[str, int]  # BE joint stem -> raw score
+    jsn_scores: dict[str, int]  # JSN joint stem -> raw score
+    be_boxes: dict[str, tuple[int, int, int, int]]  # stem -> (x, y, w, h) pixels
+    jsn_boxes: dict[str, tuple[int, int, int, int]]
+    spacing_mm: float
+    bone_parts: dict[str, list[np.ndarray]] = field(default_factory=dict)  # one mask per COCO annotation
+    lesion_parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    object_parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)  # "be:<stem>" eroded fraction, "jsn:<stem>" gap ratio
+
+    @property
+    def wrist_masks(self) -> np.ndarray:
+        """uint8 14×H×W masks in ``anatomy.WRIST_BONES`` order (from the hand channels)."""
+        idx = [anatomy.HAND_BONES.index(anatomy.WRIST_TO_HAND[w]) for w in anatomy.WRIST_BONES]
+        return self.bones[idx]
+
+    @property
+    def wrist_scores(self) -> dict[str, int]:
+        """Raw BE scores of the 6 RAM-W600 joints."""
+        from ramkit.synth.geometry import W600_TO_BE
+
+        return {j.stem: self.be_scores[W600_TO_BE[j.stem]] for j in anatomy.W600_JOINTS}
+
+    @property
+    def wrist_boxes(self) -> dict[str, tuple[int, int, int, int]]:
+        from ramkit.synth.geometry import W600_TO_BE
+
+        return {j.stem: self.be_boxes[W600_TO_BE[j.stem]] for j in anatomy.W600_JOINTS}
+
+
+# --------------------------------------------------------------------------------------------------
+def _raster(poly_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    rr, cc = polygon(poly_px[:, 1], poly_px[:, 0], shape)
+    m[rr, cc] = True
+    return m
+
+
+def _bbox(mask: np.ndarray, pad: int, shape) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(mask.any(1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(mask.any(0))
+    r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, shape[0])
+    c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, shape[1])
+    return slice(r0, r1), slice(c0, c1)
+
+
+def _bandpass(rng: np.random.Generator, shape, sp: float, lo_mm: float, hi_mm: float) -> np.ndarray:
+    n = rng.standard_normal(shape).astype(np.float32)
+    a = ndimage.gaussian_filter(n, max(lo_mm / sp, 0.3))
+    b = ndimage.gaussian_filter(n, max(hi_mm / sp, 0.6))
+    t = a - b
+    return t / (t.std() + 1e-6)
+
+
+def _add_lip(a: np.ndarray, b: np.ndarray, sp: float, rng: np.random.Generator) -> None:
+    """Make bone mask ``a`` overlap ``b`` (in place) with a small bump at one end of their facing zone.
+
+    Real PA projections show the 14 overlap pairs overlapping (dorsal/palmar lips); the phantom keeps a joint
+    gap at the centre of each interface and adds the overlap towards one end of it.
+    """
+    sl = _bbox(a | b, 4, a.shape)
+    if sl is None or not b.any() or not a.any():
+        return
+    ac, bc = a[sl], b[sl]
+    da = ndimage.distance_transform_edt(~ac)
+    dmin = da[bc].min()
+    zone = bc & (da <= dmin + max(2.5, 1.5 / sp))
+    ys, xs = np.nonzero(zone)
+    pts = np.stack([xs, ys], 1).astype(float)
+    c = pts.mean(0)
+    if len(pts) > 2:
+        cov = np.cov((pts - c).T)
+        v = np.linalg.eigh(cov)[1][:, -1]
+    else:
+        v = np.array([1.0, 0.0])
+    proj = (pts - c) @ v
+    k = int(np.argmax(proj) if rng.random() < 0.5 else np.argmin(proj))
+    px, py = pts[k]
+    radius = da[int(py), int(px)] + max(1.5, 0.8 / sp)
+    rr, cc = disk((py, px), radius, shape=ac.shape)
+    lip = np.zeros_like(ac)
+    lip[rr, cc] = True
+    lip &= da <= radius
+    ac |= lip
+
+
+def draw_hand(
+    rng: np.random.Generator,
+    anat: HandAnatomy | None = None,
+    pose: Pose | None = None,
+    progress: float = 1.0,
+    size: str = "small",
+    view: str = "hand",
+    center: str = "HMCRD",
+    objects: bool = True,
+    width_jitter: bool = True,
+) -> HandDrawing:
+    """Draw one phantom radiograph in right-hand orientation.
+
+    ``rng`` drives everything visit-specific (pose when not given, canvas, objects, noise); ``anat`` (drawn
+    from ``rng`` when None) fixes the patient's anatomy and disease; ``progress`` in [0, 1] is the visit's
+    place in the patient's follow-up (disease grows monotonically with it). ``view`` is ``"hand"`` (a whole
+    RAM-H1200 radiograph) or ``"wrist"`` (a RAM-W600-style carpal crop). ``center`` picks the acquisition
+    style (``anatomy.H1200_CENTERS``).
+    """
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    if anat is None:
+        anat = draw_anatomy(rng)
+    if pose is None:
+        pose = Pose.draw(rng)
+    H, W, sp = SIZES[size][view]
+    if view == "hand" and width_jitter:
+        W = int(W + (16 if size == "small" else 64) * int(rng.integers(-1, 2)))
+    geo = build_hand(anat, pose, progress, wrist_view=(view == "wrist"))
+    # hand frame (mm) -> pixel (x=col, y=row)
+    if view == "hand":
+        origin_px = np.array([0.53 * W, 0.67 * H]) + rng.normal(0, 0.01, 2) * np.array([W, H])
+        view_c = pose.shift
+    else:
+        origin_px = np.array([W / 2, H / 2])
+        view_c = pose.shift + rot(pose.rotation) @ np.array([-3.0, 9.0]) * anat.scale + rng.normal(0, 2.0, 2)
+
+    def to_px(pts: np.ndarray) -> np.ndarray:
+        return (pts - view_c) / sp + origin_px
+
+    shape = (H, W)
+    masks: dict[str, np.ndarray] = {}
+    parts: dict[str, list[np.ndarray]] = {}
+    for name, bone in geo.bones.items():
+        m = _raster(to_px(bone.outline), shape)
+        masks[name] = m
+        parts[name] = [m]
+    for extra in geo.overlap_hints.get("extra_sesamoids", []):
+        m = _raster(to_px(extra), shape)
+        if m.any():
+            masks["Sesamoid"] = masks["Sesamoid"] | m
+            parts["Sesamoid"].append(m)
+    # erosion bites: removed from their own bone; the lesion mask is what was removed
+    full_masks = {k: v.copy() for k, v in masks.items()}
+    bite_px: dict[str, list[tuple[np.ndarray, float]]] = {}
+    lesion_parts: list[tuple[str, np.ndarray]] = []
+    for bt in geo.bites:
+        bone = geo.bones[bt.bone]
+        c = to_px(bone.to_hand(bt.center[None]))[0]
+        r = bt.radius * anat.scale / sp
+        d = np.zeros(shape, bool)
+        rr, cc = disk((c[1], c[0]), r, shape=shape)
+        d[rr, cc] = True
+        les = d & full_masks[bt.bone]
+        if not les.any():
+            continue
+        masks[bt.bone] &= ~les
+        bite_px.setdefault(bt.bone, []).append((les, bt.clarity))
+        lesion_parts.append((bt.category, les))
+    # the 14 overlap pairs overlap in a PA projection: add a small lip where the drawn outlines do not
+    bitten = {k: np.any([m for m, _ in v], axis=0) for k, v in bite_px.items()}
+    for a, b in anatomy.OVERLAP_PAIRS:
+        if masks[a].any() and masks[b].any() and not (masks[a] & masks[b]).any():
+            before = masks[a].copy()
+            _add_lip(masks[a], masks[b], sp, rng)
+            if a in bitten:
+                masks[a] &= ~bitten[a] | before
+            full_masks[a] |= masks[a]
+    for name in parts:
+        if len(parts[name]) == 1:
+            parts[name] = [masks[name]]
+        else:
+            parts[name] = [p & masks[name] for p in parts[name] if (p & masks[name]).any()]
+    # soft tissue silhouette
+    soft = _soft_tissue(masks, geo, to_px, sp, shape)
+    masks["SoftTissue"] = soft
+    parts["SoftTissue"] = [soft]
+    # sometimes split a bone into two annotations (readers must unite them)
+    for name in list(parts):
+        if len(parts[name]) == 1 and masks[name].sum() > 40 and rng.random() < 0.12:
+            m = masks[name]
+            ys, xs = np.nonzero(m)
+            cut = np.median(ys)
+            upper = np.zeros_like(m)
+            upper[: int(cut)] = True
+            parts[name] = [m & upper, m & ~upper]
+    # non-bone objects
+    obj_parts: list[tuple[str, np.ndarray, float]] = []
+    if objects:
+        obj_parts = _objects(geo, to_px, rng, shape, sp)
+
+    image = _form_image(rng, full_masks, bite_px, soft, obj_parts, geo, sp, shape,
+                        CENTER_STYLE[center] if view == "hand" else WRIST_STYLE)
+
+    bones = np.zeros((len(anatomy.HAND_BONES), H, W), np.uint8)
+    for k, name in enumerate(anatomy.HAND_BONES):
+        bones[k] = masks[name]
+    be = np.zeros((3, H, W), np.uint8)
+    for cat, m in lesion_parts:
+        be[anatomy.BE_CATEGORIES.index(cat)] |= m
+    obj = np.zeros((len(anatomy.NON_BONE_OBJECTS), H, W), np.uint8)
+    for cat, m, _ in obj_parts:
+        obj[anatomy.NON_BONE_OBJECTS.index(cat)] |= m
+
+    be_scores, jsn_scores, be_boxes, jsn_boxes, values = {}, {}, {}, {}, {}
+    for j in geo.joints:
+        c = to_px(j.center[None])[0]
+        side = j.side_mm / sp
+        box = _clamp_box(c, side, W, H)
+        if j.kind == "be":
+            be_scores[j.stem], be_boxes[j.stem] = j.score, box
+        else:
+            jsn_scores[j.stem], jsn_boxes[j.stem] = j.score, box
+        values[f"{j.kind}:{j.stem}"] = j.value
+    return HandDrawing(
+        image=image, bones=bones, be=be, objects=obj, be_scores=be_scores, jsn_scores=jsn_scores,
+        be_boxes=be_boxes, jsn_boxes=jsn_boxes, spacing_mm=sp,
+        bone_parts={k: [p.astype(np.uint8) for p in v] for k, v in parts.items()},
+        lesion_parts=[(c, m.astype(np.uint8)) for c, m in lesion_parts],
+        object_parts=[(c, m.astype(np.uint8)) for c, m, _ in obj_parts], values=values,
+    )
+
+
+def _clamp_box(c: np.ndarray, side: float, W: int, H: int) -> tuple[int, int, int, int]:
+    """Integer square box of ``side`` px centred at ``c``, shifted (then clipped) to lie inside the image."""
+    s = int(round(min(max(side, 8), W, H)))
+    x = int(round(c[0] - s / 2))
+    y = int(round(c[1] - s / 2))
+    x = min(max(x, 0), W - s)
+    y = min(max(y, 0), H - s)
+    return x, y, s, s
+
+
+def _soft_tissue(masks, geo: HandGeometry, to_px, sp: float, shape) -> np.ndarray:
+    """Smooth hand/forearm silhouette: bones dilated by a few mm, the palm hull and a wider forearm."""
+    from scipy.spatial import ConvexHull
+
+    bones_union = np.zeros(shape, bool)
+    for name in anatomy.HAND_BONES:
+        if name in masks and name != "SoftTissue":
+            bones_union |= masks[name]
+    if not bones_union.any():
+        return bones_union
+    dist = ndimage.distance_transform_edt(~bones_union) * sp
+    soft = dist < 4.5
+    pts = np.concatenate([geo.bones[n].outline for n in ("MC1", "MC2", "MC3", "MC4", "MC5", "Capitate", "Hamate",
+                                                         "Trapezium", "Scaphoid", "Pisifrom_Triquetrum", "Lunate")])
+    hull = to_px(pts[ConvexHull(pts).vertices])
+    soft |= _raster(hull, shape) 
+    palm = _raster(hull, shape)
+    soft |= (ndimage.distance_transform_edt(~palm) * sp < 3.0)
+    fore = masks["Radius"] | masks["Ulna"]
+    if fore.any():
+        soft |= ndimage.distance_transform_edt(~fore) * sp < 8.0
+    sm = ndimage.gaussian_filter(soft.astype(np.float32), max(2.0 / sp, 0.8))
+    return sm > 0.5
+
+
+def _objects(geo: HandGeometry, to_px, rng: np.random.Generator, shape, sp: float):
+    """Occasional ring, metal implant or intravenous cannula: (category, mask, attenuation per mm)."""
+    ring, implant, cannula = anatomy.NON_BONE_OBJECTS[2], anatomy.NON_BONE_OBJECTS[1], anatomy.NON_BONE_OBJECTS[0]
+    assert ring == "Ring" and implant == "Metal Implant" and cannula == "Intravenous cannula"
+    out = []
+    if rng.random() < 0.12:
+        f = int(rng.choice([3, 4, 4, 5]))
+        pp = geo.bones[f"PP{f}"]
+        L = pp.local[:, 1].max()
+        hw = np.abs(pp.local[:, 0]).max() * 0.62 + 4.8
+        s0 = L * rng.uniform(0.25, 0.45)
+        poly = np.array([[-hw, s0], [hw, s0], [hw, s0 + 2.6], [-hw, s0 + 2.6]])
+        out.append((ring, to_px(pp.to_hand(poly)), 3.5))
+    if rng.random() < 0.06:
+        rad = geo.bones["Radius"]
+        y0 = rng.uniform(22, 35)
+        plate = np.array([[-4.5, y0], [4.5, y0], [4.0, y0 + 45], [-4.0, y0 + 45]])
+        out.append((implant, to_px(rad.to_hand(plate)), 3.0))
+        for k in range(3):
+            yy = y0 + 8 + 13 * k
+            screw = np.array([[-9.0, yy], [9.0, yy], [9.0, yy + 2.2], [-9.0, yy + 2.2]])
+            out.append((implant, to_px(rad.to_hand(screw)), 3.0))
+    if rng.random() < 0.08:
+        c = geo.bones[f"MC{int(rng.integers(2, 5))}"].to_hand(np.array([[0.0, 20.0]]))[0]
+        ang = rng.uniform(-0.6, 0.6)
+        R = rot(ang)
+        tube = np.array([[-0.7, -18], [0.7, -18], [0.7, 18], [-0.7, 18]]) @ R.T + c
+        hub = np.array([[-3.0, 18], [3.0, 18], [3.0, 29], [-3.0, 29]]) @ R.T + c
+        out.append((cannula, to_px(tube), 1.6))
+        out.append((cannula, to_px(hub), 0.9))
+    result = []
+    for cat, poly, dens in out:
+        m = _raster(poly, shape)
+        if m.sum() >= 3:
+            result.append((cat, m, dens))
+    return result
+
+
+def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> np.ndarray:
+    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects."""
+    gamma, lo, hi, noise_sd, bits = style
+    H, W = shape
+    tex = _bandpass(rng, shape, sp, 0.25, 1.1)
+    mu = np.zeros(shape, np.float32)
+    # soft tissue: rounded cross-section
+    if soft.any():
+        ds = ndimage.distance_transform_edt(soft) * sp
+        mu += 0.42 * np.sqrt(np.clip(ds / 10.0, 0, 1)).astype(np.float32) * (1 + 0.04 * _bandpass(rng, shape, sp, 6, 25))
+    for name in anatomy.HAND_BONES:
+        if name == "SoftTissue" or name not in masks:
+            continue
+        m = masks[name]
+        sl = _bbox(m, 2, shape)
+        if sl is None:
+            continue
+        mc = m[sl]
+        d = ndimage.distance_transform_edt(mc) * sp
+        half = max(float(d.max()), 1e-3)
+        dens = geo.bones[name].density
+        chord = np.sqrt(np.clip(d / half, 0, 1))
+        rim = np.exp(-np.maximum(d - sp * 0.5, 0) / min(1.3, 0.25 * half + 0.3))
+        att = dens * (0.42 * chord * (1 + 0.16 * tex[sl]) + 0.75 * rim)
+        att = att * mc
+        for les, clarity in bite_px.get(name, []):
+            soft_les = ndimage.gaussian_filter(les[sl].astype(np.float32), 0.5)
+            att = att * (1 - clarity * np.clip(soft_les * 1.4, 0, 1))
+        mu[sl] += att.astype(np.float32)
+    for _, m, dens in obj_parts:
+        mu += dens * m
+    intensity = 1 - np.exp(-1.15 * mu)
+    # heel effect and a gentle exposure gradient
+    yy = np.linspace(-1, 1, H, dtype=np.float32)[:, None]
+    xx = np.linspace(-1, 1, W, dtype=np.float32)[None, :]
+    g = rng.normal(0, 0.04, 2)
+    intensity = intensity * (1 + g[0] * yy + g[1] * xx)
+    intensity = np.clip(intensity / 0.9, 0, 1) ** gamma
+    v = lo + (hi - lo) * intensity
+    v = ndimage.gaussian_filter(v, max(0.3 / sp, 0.45))
+    v = v + rng.normal(0, 1, shape).astype(np.float32) * (noise_sd * (0.5 + np.sqrt(np.clip(v, 0, 1))))
+    levels = 2**bits - 1
+    v = np.round(np.clip(v, 0, 1) * levels) / levels
+    return np.round(v * 255).astype(np.uint8)

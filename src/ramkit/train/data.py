@@ -1,0 +1,254 @@
+"""Training/evaluation data for every task: case lists from the readers, on-the-fly patch sampling, augmentation.
+
+Randomness is a pure function of ``(seed, epoch, index)`` (a NumPy generator per sample), so a run gives the same
+batches whatever the worker count, and a resumed run continues exactly where the interrupted one stopped.
+
+Augmentation follows the papers' setup with the deliberate fixes of ``TASKS.md``: with p=0.5 a random affine
+(rotation ±10°, shift ±6.25 %, scale ±10 % — not the official 2× zoom), with p=0.5 brightness/contrast ±20 %;
+masks are warped with nearest-neighbour interpolation; no flips (released H1200 images are already flipped).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from ramkit.errors import RamkitError
+from ramkit.tasks import TaskSpec
+
+#: decoded images/targets of the small cohort are cached in RAM up to this many bytes per dataset
+CACHE_BYTES = int(os.environ.get("RAMKIT_CACHE_MB", "1024")) * 2**20
+
+
+@dataclass
+class Case:
+    """One training/evaluation unit: a whole image (segmentation) or one joint ROI (scoring)."""
+
+    key: str  #: image stem, or "hand/joint" for ROIs
+    image: Callable[[], np.ndarray]
+    target: Callable[[], np.ndarray | int]
+    meta: dict
+
+
+def to_float(img: np.ndarray) -> np.ndarray:
+    """Fixed normalisation to [0, 1] (/255 for 8-bit, /65535 for 16-bit), float32."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    img = img.astype(np.float32)
+    return np.clip(img, 0.0, 1.0) if img.max() <= 1.0 else img / max(float(img.max()), 1e-6)
+
+
+def open_dataset(spec: TaskSpec, root: str | os.PathLike):
+    """Open the reader of ``spec.dataset`` on ``root``; RamkitError when ``root`` holds the other layout."""
+    from ramkit.io.layout import detect
+
+    kind, resolved = detect(root)
+    if kind != spec.dataset:
+        want = "RAM-H1200" if spec.dataset == "h1200" else "RAM-W600"
+        raise RamkitError(f"task {spec.id} needs a {want} data root, but this is a {kind.upper()} layout", root)
+    if kind == "h1200":
+        from ramkit.io.h1200 import H1200
+
+        return H1200(resolved)
+    from ramkit.io.w600 import W600
+
+    return W600(resolved)
+
+
+def splits_of(ds) -> tuple[str, ...]:
+    """The split names a reader offers (``splits`` may be a property or a method)."""
+    sp = ds.splits
+    return tuple(sp() if callable(sp) else sp)
+
+
+def cases(spec: TaskSpec, ds, split: str, be_protocol: str = "svdh90") -> list[Case]:
+    """The cases of ``split`` for ``spec``: images with their target (label map / masks / class index)."""
+    if spec.accessor == "seg":
+        if spec.id == "hand-bone-seg":
+            samples = ds.seg(split)
+            return [Case(s.stem, s.image, s.bones, {"side": s.side}) for s in samples]
+        if spec.id == "hand-be-seg":
+            samples = ds.seg(split, be_protocol=be_protocol)
+            return [Case(s.stem, s.image, (lambda s=s: s.be(be_protocol)), {"side": s.side}) for s in samples]
+        samples = ds.seg(split)
+        return [Case(s.stem, s.image, s.masks, {"side": s.side}) for s in samples]
+    if spec.dataset == "h1200":
+        rows = ds.scores(spec.score_kind, split)
+    else:
+        rows = ds.scores(split)
+    values = spec.score_values
+    out = []
+    for r in rows:
+        if r.score not in values:
+            raise RamkitError(f"{r.hand}/{r.joint.stem}: score {r.score} is not one of {values}", r.path)
+        label = (1 if r.score != 0 else 0) if spec.activation == "softmax-binary" else values.index(r.score)
+        out.append(Case(f"{r.hand}/{r.joint.stem}", r.image, (lambda v=label: v),
+                        {"hand": r.hand, "joint": r.joint, "score": r.score, "side": r.side}))
+    return out
+
+
+class _Cache:
+    """A bounded in-RAM cache of decoded (image, target) pairs."""
+
+    def __init__(self, budget: int = CACHE_BYTES):
+        self.budget, self.used, self.items = budget, 0, OrderedDict()
+
+    def get(self, case: Case) -> tuple[np.ndarray, np.ndarray | int]:
+        hit = self.items.get(case.key)
+        if hit is not None:
+            self.items.move_to_end(case.key)
+            return hit
+        img, tgt = case.image(), case.target()
+        size = img.nbytes + (tgt.nbytes if isinstance(tgt, np.ndarray) else 0)
+        if size <= self.budget:
+            while self.used + size > self.budget and self.items:
+                _, (a, b) = self.items.popitem(last=False)
+                self.used -= a.nbytes + (b.nbytes if isinstance(b, np.ndarray) else 0)
+            self.items[case.key] = (img, tgt)
+            self.used += size
+        return img, tgt
+
+
+# -------------------------------------------------------------------------------------------------------------
+# augmentation
+# -------------------------------------------------------------------------------------------------------------
+def augment(img: torch.Tensor, target: torch.Tensor | None, rng: np.random.Generator,
+            rotate: float = 10.0, shift: float = 0.0625, scale: float = 0.1, p_affine: float = 0.5,
+            brightness: float = 0.2, contrast: float = 0.2, p_intensity: float = 0.5):
+    """Random affine (image bilinear, target nearest) and brightness/contrast on a 1×H×W float image in [0, 1].
+
+    ``target`` is C×H×W (float masks) or H×W (long label map) or None. Returns ``(img, target)``.
+    """
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    h, w = img.shape[-2:]
+    if rng.random() < p_affine:
+        angle = float(rng.uniform(-rotate, rotate))
+        tx, ty = (int(round(rng.uniform(-shift, shift) * w)), int(round(rng.uniform(-shift, shift) * h)))
+        s = float(rng.uniform(1 - scale, 1 + scale))
+        img = TF.affine(img, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0],
+                        interpolation=InterpolationMode.BILINEAR)
+        if target is not None:
+            t = target if target.dim() == 3 else target.unsqueeze(0)
+            t = TF.affine(t, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0],
+                          interpolation=InterpolationMode.NEAREST)
+            target = t if target.dim() == 3 else t.squeeze(0)
+    if rng.random() < p_intensity:
+        b = float(rng.uniform(-brightness, brightness))
+        c = float(rng.uniform(1 - contrast, 1 + contrast))
+        img = ((img - img.mean()) * c + img.mean() + b).clamp(0.0, 1.0)
+    return img, target
+
+
+def resize_image(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear (antialiased) resize of a 1×H×W image to size×size."""
+    return F.interpolate(img.unsqueeze(0), size=(size, size), mode="bilinear", antialias=True,
+                         align_corners=False).squeeze(0)
+
+
+def resize_target(t: torch.Tensor, size: int) -> torch.Tensor:
+    """Nearest resize of a C×H×W mask stack or H×W label map to size×size."""
+    x = t if t.dim() == 3 else t.unsqueeze(0)
+    x = F.interpolate(x.unsqueeze(0).float(), size=(size, size), mode="nearest").squeeze(0)
+    x = x.to(t.dtype)
+    return x if t.dim() == 3 else x.squeeze(0)
+
+
+def _target_tensor(spec: TaskSpec, tgt) -> torch.Tensor:
+    if spec.activation == "softmax":
+        return torch.from_numpy(np.asarray(tgt, dtype=np.int64))
+    return torch.from_numpy(np.asarray(tgt, dtype=np.float32))
+
+
+# -------------------------------------------------------------------------------------------------------------
+# datasets
+# -------------------------------------------------------------------------------------------------------------
+class TaskDataset(Dataset):
+    """Training samples of a task, drawn on the fly; call :meth:`set_epoch` before each epoch.
+
+    * ``patch``: ``patches_per_image`` random patches per image per epoch, a share ``fg_ratio`` of them placed on
+      a random foreground (bone) / lesion pixel; images without foreground use a uniformly random patch.
+    * ``whole``: the image (and masks, nearest) resized to ``size``.
+    * ``roi``: the joint ROI resized to ``size``; returns the class index.
+    """
+
+    def __init__(self, spec: TaskSpec, items: Sequence[Case], size: int, seed: int = 0, train: bool = True,
+                 patches_per_image: int | None = None, fg_ratio: float | None = None):
+        if not items:
+            raise RamkitError(f"task {spec.id}: no training cases found")
+        self.spec, self.items, self.size, self.seed, self.train = spec, list(items), size, seed, train
+        self.per_image = patches_per_image or spec.patches_per_image if spec.input == "patch" else 1
+        self.fg_ratio = spec.fg_ratio if fg_ratio is None else fg_ratio
+        self.epoch = 0
+        self.cache = _Cache()
+        self._fg: dict[str, np.ndarray] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (part of every sample's random seed)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items) * self.per_image
+
+    def _foreground(self, case: Case, tgt) -> np.ndarray:
+        fg = self._fg.get(case.key)
+        if fg is None:
+            m = (tgt > 0) if tgt.ndim == 2 else (tgt > 0).any(axis=0)
+            ys, xs = np.nonzero(m)
+            step = max(1, len(ys) // 20000)  # a subsample of candidate centres is plenty
+            fg = np.stack([ys[::step], xs[::step]], 1).astype(np.int32)
+            self._fg[case.key] = fg
+        return fg
+
+    def _patch(self, img: np.ndarray, tgt: np.ndarray, case: Case, rng: np.random.Generator):
+        p = self.size
+        h, w = img.shape
+        if h < p or w < p:  # pad small images up to the patch size
+            ph, pw = max(0, p - h), max(0, p - w)
+            img = np.pad(img, ((0, ph), (0, pw)))
+            tgt = np.pad(tgt, ((0, ph), (0, pw)) if tgt.ndim == 2 else ((0, 0), (0, ph), (0, pw)))
+            h, w = img.shape
+        fg = self._foreground(case, tgt)
+        if len(fg) and rng.random() < self.fg_ratio:
+            cy, cx = fg[rng.integers(len(fg))]
+            if self.spec.fg_window:  # BE: lesion within ±p/4 of the patch centre
+                half = p // 4
+                y0 = cy - p // 2 + int(rng.integers(-half, half + 1))
+                x0 = cx - p // 2 + int(rng.integers(-half, half + 1))
+            else:  # bone: the foreground pixel anywhere in the patch
+                y0 = cy - int(rng.integers(p))
+                x0 = cx - int(rng.integers(p))
+        else:
+            y0, x0 = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
+        y0, x0 = int(np.clip(y0, 0, h - p)), int(np.clip(x0, 0, w - p))
+        t = tgt[y0:y0 + p, x0:x0 + p] if tgt.ndim == 2 else tgt[:, y0:y0 + p, x0:x0 + p]
+        return img[y0:y0 + p, x0:x0 + p], t
+
+    def __getitem__(self, index: int):
+        case = self.items[index // self.per_image]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        img, tgt = self.cache.get(case)
+        if self.spec.input == "patch":
+            img, tgt = self._patch(img, tgt, case, rng)
+        x = torch.from_numpy(to_float(np.ascontiguousarray(img))).unsqueeze(0)
+        if self.spec.input == "roi":
+            x = resize_image(x, self.size)
+            if self.train:
+                x, _ = augment(x, None, rng)
+            return x, torch.tensor(int(tgt))
+        t = _target_tensor(self.spec, np.ascontiguousarray(tgt))
+        if self.spec.input == "whole":
+            x, t = resize_image(x, self.size), resize_target(t, self.size)
+        if self.train:
+            x, t = augment(x, t, rng)
+        return x, t

@@ -1,0 +1,246 @@
+"""``ramkit test`` and ``ramkit predict``: predictions, per-case metrics, summaries, confusion matrices, timing.
+
+Inference time follows the fixed protocol: warm-up passes first, ``torch.cuda.synchronize`` around each timed call
+on CUDA, the median and the interquartile spread over cases, in ms per image (segmentation) or per ROI (scoring).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ramkit.errors import RamkitError
+from ramkit.io.atomic import atomic_path, write_json, write_text
+from ramkit.tasks import TaskSpec
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timing_summary(times_s: list[float], unit: str) -> dict:
+    """Median, quartiles and mean of per-item times in milliseconds."""
+    ms = np.asarray(times_s, dtype=float) * 1000.0
+    if ms.size == 0:
+        return {"unit": unit, "n": 0}
+    q1, med, q3 = np.percentile(ms, [25, 50, 75])
+    return {"unit": unit, "n": int(ms.size), "median_ms": float(med), "q1_ms": float(q1), "q3_ms": float(q3),
+            "iqr_ms": float(q3 - q1), "mean_ms": float(ms.mean()), "sd_ms": float(ms.std(ddof=0))}
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", out: str | os.PathLike | None = None,
+             device: str = "auto", warmup: int = 2, max_cases: int | None = None, quiet: bool = False,
+             dataset=None) -> dict:
+    """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
+
+    Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
+    ``predictions.csv``, ``per_case.csv``, ``summary.csv``, ``summary.json``, ``confusion.csv`` (scoring/binary),
+    ``timing.json``.
+    """
+    from ramkit.io.coco import encode_mask
+    from ramkit.progress import track
+    from ramkit.train import inference as inf
+    from ramkit.train.data import cases, open_dataset, splits_of
+    from ramkit.train.trainer import amp_mode, load_run, pick_device
+
+    dev = pick_device(device)
+    model, spec, cfg, meta = load_run(run, "best", dev)
+    amp = amp_mode(cfg.amp if cfg.amp != "auto" else "auto", dev)
+    ds = dataset if dataset is not None else open_dataset(spec, data)
+    if split not in splits_of(ds):
+        raise RamkitError(f"split {split!r} not found (available: {', '.join(splits_of(ds))})", data)
+    items = cases(spec, ds, split, cfg.be_protocol)
+    if max_cases:
+        items = items[:max_cases]
+    if not items:
+        raise RamkitError(f"no {split} cases for task {spec.id}", data)
+    out = Path(out) if out is not None else Path(run) / f"test_{split}"
+    out.mkdir(parents=True, exist_ok=True)
+    size = cfg.patch_size
+    summary: dict = {"task": spec.id, "model": cfg.model, "split": split, "n_cases": len(items),
+                     "best_epoch": meta.get("best_epoch")}
+    it = items if quiet else track(items, f"test {spec.id}")
+    if spec.accessor == "seg":
+        from ramkit.metrics import SegmentationEvaluator
+
+        names = list(spec.lesion_channels(cfg.be_protocol))
+        evaluator = SegmentationEvaluator(names, task="be" if spec.id == "hand-be-seg" else "bone")
+        warm = items[0].image()
+        for _ in range(warmup):
+            inf.seg_logits(model, warm, spec, size, dev, amp)
+        times, preds = [], {}
+        for c in it:
+            img, tgt = c.image(), c.target()
+            _sync(dev)
+            t0 = time.perf_counter()
+            logits = inf.seg_logits(model, img, spec, size, dev, amp)
+            _sync(dev)
+            times.append(time.perf_counter() - t0)
+            pred = inf.seg_masks(logits, spec)
+            truth = inf.target_masks(tgt, spec, spec.out_channels(cfg.be_protocol), size)
+            evaluator.add(c.key, pred, truth)
+            preds[c.key] = {n: encode_mask(pred[k]) for k, n in enumerate(names)}
+        write_json(out / "predictions.json", {"task": spec.id, "classes": names, "resized_to": size
+                                              if spec.input == "whole" else None, "masks": preds})
+        table = evaluator.table()
+        _csv(table, out / "per_case.csv")
+        summary.update({k: _num(v) for k, v in evaluator.summary().items()})
+        summary["timing"] = timing_summary(times, "ms per image")
+    else:
+        truth = np.array([int(c.target()) for c in items])
+        images = [c.image() for c in items]
+        for _ in range(warmup):
+            inf.roi_predict(model, images[: min(len(images), 32)], spec, size, dev, amp)
+        times = []
+        pred_l, raw_l = [], []
+        for i in range(0, len(images), 32):
+            chunk = images[i:i + 32]
+            _sync(dev)
+            t0 = time.perf_counter()
+            p, r = inf.roi_predict(model, chunk, spec, size, dev, amp)
+            _sync(dev)
+            times += [(time.perf_counter() - t0) / len(chunk)] * len(chunk)
+            pred_l.append(p)
+            raw_l.append(r)
+        pred, raw = np.concatenate(pred_l), np.concatenate(raw_l)
+        hands = [c.meta["hand"] for c in items]
+        joints = [c.meta["joint"] for c in items]
+        rows = pd.DataFrame({"hand": hands, "joint": [j.stem for j in joints], "truth_class": truth,
+                             "pred_class": pred})
+        for k in range(raw.shape[1]):
+            rows[f"out_{k}"] = raw[:, k]
+        if spec.activation == "ordinal":
+            from ramkit.metrics import ScoreEvaluator
+            from ramkit.models.ordinal import non_monotone_share
+
+            values = np.array(spec.score_values)
+            rows["truth"], rows["pred"] = values[truth], values[pred]
+            ev = ScoreEvaluator(spec.score_kind)
+            ev.add_many(hands, joints, values[truth].tolist(), values[pred].tolist())
+            summary["non_monotone_share"] = non_monotone_share(torch.from_numpy(raw))
+        else:
+            from ramkit.metrics import BinaryEvaluator
+
+            rows["truth"], rows["pred"] = truth, pred
+            ev = BinaryEvaluator(spec.score_kind)
+            ev.add_many(hands, joints, truth.tolist(), pred.tolist())
+        table = ev.table()
+        overall = table.iloc[0].to_dict()
+        cm_df = ev.confusion()
+        _csv(rows, out / "predictions.csv")
+        _csv(rows, out / "per_case.csv")
+        _csv(table, out / "table.csv")
+        with atomic_path(out / "confusion.csv") as tmp:
+            cm_df.to_csv(tmp)
+        try:
+            from ramkit.metrics import plot_confusion
+
+            plot_confusion(cm_df, out / "confusion.png", title=f"{spec.id} {split}")
+        except Exception:  # noqa: BLE001 - the figure is optional
+            pass
+        summary.update({k: _num(v) for k, v in overall.items() if k not in ("Scope", "Name", "N")})
+        summary["timing"] = timing_summary(times, "ms per ROI")
+    flat = {k: v for k, v in summary.items() if not isinstance(v, dict)}
+    flat.update({f"time_{k}": v for k, v in summary["timing"].items() if k != "unit"})
+    _csv(pd.DataFrame([flat]), out / "summary.csv")
+    write_json(out / "summary.json", summary, indent=2)
+    write_json(out / "timing.json", summary["timing"], indent=2)
+    return summary
+
+
+def _num(v):
+    try:
+        f = float(v)
+        return f if np.isfinite(f) else None
+    except (TypeError, ValueError):
+        return v
+
+
+def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLike, device: str = "auto") -> list[Path]:
+    """Predict new images with the selected model of ``run``; returns the files written under ``out``.
+
+    Segmentation: ``<stem>.npy`` (uint8 C×H×W), ``<stem>.png`` (label map: softmax argmax, or for multi-label
+    outputs the index+1 of the last positive channel, for viewing) and ``<stem>.json`` (COCO RLE per class).
+    Scoring/classification: ``scores.csv`` with the predicted class/score per image. Images are not flipped.
+    """
+    from ramkit.io.coco import encode_mask
+    from ramkit.io.images import read_gray, write_gray
+    from ramkit.train import inference as inf
+    from ramkit.train.trainer import amp_mode, load_run, pick_device
+
+    if not images:
+        raise RamkitError("no input images given")
+    for p in images:
+        if not os.path.isfile(p):
+            raise RamkitError("image not found", p)
+    dev = pick_device(device)
+    model, spec, cfg, meta = load_run(run, "best", dev)
+    amp = amp_mode(cfg.amp, dev)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if spec.accessor == "seg":
+        names = list(spec.lesion_channels(cfg.be_protocol))
+        for p in images:
+            img = read_gray(p)
+            if img.ndim != 2:
+                raise RamkitError(f"expected a single-channel image, got shape {img.shape}", p)
+            logits = inf.seg_logits(model, img, spec, cfg.patch_size, dev, amp)
+            masks = inf.restore_size(inf.seg_masks(logits, spec), *img.shape)
+            stem = Path(p).stem
+            with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:
+                np.save(f, masks.astype(np.uint8))
+            label = np.zeros(img.shape, np.uint8)
+            for k in range(len(names)):
+                label[masks[k]] = k + 1
+            write_gray(out / f"{stem}.png", label)
+            write_json(out / f"{stem}.json", {"image": os.fspath(p), "task": spec.id, "height": img.shape[0],
+                                              "width": img.shape[1],
+                                              "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)}})
+            written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}.json"]
+        return written
+    arrays = []
+    for p in images:
+        a = read_gray(p)
+        if a.ndim != 2:
+            raise RamkitError(f"expected a single-channel ROI image, got shape {a.shape}", p)
+        arrays.append(a)
+    pred, raw = inf.roi_predict(model, arrays, spec, cfg.patch_size, dev, amp)
+    df = pd.DataFrame({"image": [os.fspath(p) for p in images], "class": pred})
+    if spec.activation == "ordinal":
+        df["score"] = np.array(spec.score_values)[pred]
+    else:
+        df["erosion"] = pred.astype(bool)
+        df["p_erosion"] = raw[:, 1]
+    _csv(df, out / "scores.csv")
+    return [out / "scores.csv"]
+
+
+def write_markdown_table(df: pd.DataFrame, path: Path, title: str) -> None:
+    """A small markdown table (no extra dependency)."""
+    cols = list(df.columns)
+    lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "nan" if not np.isfinite(v) else f"{v:.4g}"
+    return str(v)
+
+
+__all__ = ["run_test", "run_predict", "timing_summary", "write_markdown_table", "json"]

@@ -1,0 +1,93 @@
+"""Inference for every task kind: sliding window at full resolution, whole-image resize, joint ROIs."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from ramkit.models.ordinal import ordinal_decode
+from ramkit.tasks import TaskSpec
+from ramkit.train.data import resize_image, resize_target, to_float
+
+
+def autocast(device: torch.device, amp: str):
+    """Autocast context for ``amp`` in "none" | "bf16" | "fp16" (fp16 only on CUDA)."""
+    if amp == "none":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def seg_logits(model: nn.Module, img: np.ndarray | torch.Tensor, spec: TaskSpec, size: int, device: torch.device,
+               amp: str = "none", sw_batch: int = 4, overlap: float = 0.5) -> torch.Tensor:
+    """C×H×W float logits for one H×W image (uint8/uint16 array or a 1×H×W float tensor in [0, 1]).
+
+    Patch tasks: MONAI sliding window (roi = training patch size, overlap 0.5, Gaussian blending) at full
+    resolution. Whole-image tasks: the image resized to ``size``; logits are returned at ``size``×``size``.
+    """
+    from monai.inferers import sliding_window_inference
+
+    x = img if isinstance(img, torch.Tensor) else torch.from_numpy(to_float(np.ascontiguousarray(img))).unsqueeze(0)
+    x = x.to(device)
+    if spec.input == "whole":
+        x = resize_image(x.cpu(), size).to(device)
+    with autocast(device, amp):
+        if spec.input == "whole":
+            out = model(x.unsqueeze(0))
+        else:
+            out = sliding_window_inference(x.unsqueeze(0), roi_size=(size, size), sw_batch_size=sw_batch,
+                                           predictor=model, overlap=overlap, mode="gaussian", padding_mode="constant")
+    return out[0].float()
+
+
+def seg_masks(logits: torch.Tensor, spec: TaskSpec) -> np.ndarray:
+    """Binary C×H×W masks of the evaluated channels (sigmoid > 0.5, or softmax argmax without background)."""
+    if spec.activation == "sigmoid":
+        return (logits > 0).cpu().numpy()
+    label = logits.argmax(0).cpu().numpy()
+    return np.stack([label == k for k in range(1, logits.shape[0])])
+
+
+def target_masks(target: np.ndarray, spec: TaskSpec, n_channels: int, size: int | None = None) -> np.ndarray:
+    """Ground truth as binary C×H×W of the evaluated channels (resized with nearest for whole-image tasks)."""
+    t = torch.from_numpy(np.ascontiguousarray(target))
+    if size is not None and spec.input == "whole":
+        t = resize_target(t, size)
+    t = t.numpy()
+    if spec.activation == "softmax":
+        return np.stack([t == k for k in range(1, n_channels)])
+    return t > 0
+
+
+def restore_size(masks: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest resize of C×h×w masks back to the source H×W (for whole-image predictions of new images)."""
+    if masks.shape[-2:] == (height, width):
+        return masks
+    t = torch.from_numpy(masks.astype(np.uint8)).unsqueeze(0).float()
+    return torch.nn.functional.interpolate(t, size=(height, width), mode="nearest")[0].numpy() > 0.5
+
+
+@torch.no_grad()
+def roi_predict(model: nn.Module, images: list[np.ndarray], spec: TaskSpec, size: int, device: torch.device,
+                amp: str = "none", batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices and raw outputs (threshold logits or class probabilities) for a list of ROI crops."""
+    preds, raws = [], []
+    for i in range(0, len(images), batch):
+        xs = torch.stack([resize_image(torch.from_numpy(to_float(np.ascontiguousarray(im))).unsqueeze(0), size)
+                          for im in images[i:i + batch]]).to(device)
+        with autocast(device, amp):
+            out = model(xs).float()
+        if spec.activation == "ordinal":
+            preds.append(ordinal_decode(out).cpu())
+            raws.append(out.cpu())
+        else:
+            p = torch.softmax(out, 1)
+            preds.append(p.argmax(1).cpu())
+            raws.append(p.cpu())
+    if not preds:
+        return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
+    return torch.cat(preds).numpy(), torch.cat(raws).numpy()

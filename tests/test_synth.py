@@ -1,0 +1,381 @@
+"""Tests of the synthetic cohort generator: layout, categories, scores, overlaps, progression, splits,
+determinism, atomic writing and a round trip through the COCO masks and (when present) the readers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ramkit import anatomy
+from ramkit.errors import RamkitError
+from ramkit.io.coco import CocoFile
+from ramkit.synth import draw_hand, generate_cohort
+from ramkit.synth.cohort import redraw_hand, redraw_wrist
+from ramkit.synth.geometry import be_score_from_fraction, draw_anatomy, jsn_score_from_ratio
+
+HANDS, WRISTS, SEED = 7, 5, 3
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    info = generate_cohort(out, hands=HANDS, seed=SEED, size="small", progress=False, wrists=WRISTS)
+    return out, info
+
+
+def _h(out: Path) -> Path:
+    return out / "RAM-H1200-v1"
+
+
+def _w(out: Path) -> Path:
+    return out / "RAM-W600"
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------ layout
+def test_h1200_layout_names(cohort):
+    out, info = cohort
+    root = _h(out)
+    stems = []
+    for split in anatomy.SPLITS:
+        seg = root / "Segmentation" / split
+        assert (seg / "_annotations_bone_rle.coco.json").is_file()
+        assert (seg / "_annotations_be_rle.coco.json").is_file()
+        bmps = sorted(seg.glob("*.bmp"))
+        assert bmps, f"split {split} is empty"
+        for p in bmps:
+            assert re.match(anatomy.H1200_STEM_PATTERN, p.stem), p.name
+            from PIL import Image
+
+            with Image.open(p) as im:
+                assert im.format == "BMP" and im.mode in ("L", "P")
+            stems.append((split, p.stem))
+        for kind, joints in (("be", anatomy.BE_JOINTS), ("jsn", anatomy.JSN_JOINTS)):
+            folder = root / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
+            scores = json.loads((folder / f"_annotation_{kind}_scores.json").read_text())
+            assert set(scores) == {p.name for p in bmps}
+            for name, per_joint in scores.items():
+                assert list(per_joint) == [j.key for j in joints]
+                assert sorted(q.stem for q in (folder / Path(name).stem).glob("*.bmp")) == sorted(j.stem for j in joints)
+            det = json.loads((folder / f"_annotations_{kind}_joint_detection.coco.json").read_text())
+            assert [c["name"] for c in det["categories"][1:]] == [j.stem for j in joints]
+            assert len(det["annotations"]) == len(bmps) * len(joints)
+    assert len(stems) == HANDS and info["hand"]["images"] == HANDS
+
+
+def test_h1200_metadata(cohort):
+    import pandas as pd
+
+    out, _ = cohort
+    df = pd.read_excel(_h(out) / "Metadata.xlsx", engine="openpyxl")
+    assert list(df.columns) == list(anatomy.H1200_METADATA_COLUMNS)
+    assert len(df) == HANDS
+    for _, r in df.iterrows():
+        m = re.match(anatomy.H1200_STEM_PATTERN, r["Mapped Image Stem"])
+        assert m and m["side"] == r["LR"] and m["center"] == r["Center"]
+        assert r["Center"] in anatomy.H1200_CENTERS
+        h, w = (int(v) for v in str(r["ImageSize"]).split("x"))
+        assert (h, w)[0] > 0 and r["PixelSpacing"] == pytest.approx(anatomy.H1200_SPACING_MM * 4)
+    for _, g in df.groupby("Normalized PatientID"):
+        assert sorted(g["StudyID"]) == list(range(1, len(g) + 1))
+
+
+def test_w600_layout_names(cohort):
+    out, info = cohort
+    root = _w(out)
+    imgs = sorted((root / "BoneSegmentation" / "images").glob("*.bmp"))
+    assert len(imgs) == WRISTS
+    gt = json.loads((root / "SvdHBEScoreClassification" / "JointBE_SvdH_GT.json").read_text())
+    assert isinstance(gt, list) and len(gt) == WRISTS
+    for e in gt:
+        assert set(e) == {"identifier", "patient_id", "study_id", "hand", "joints"}
+        assert e["identifier"] == f"{e['patient_id']}_{e['study_id']}_{e['hand']}"
+        assert list(e["joints"]) == [j.key for j in anatomy.W600_JOINTS]
+    masks = {}
+    for split in anatomy.SPLITS:
+        for p in (root / "BoneSegmentation" / "masks" / split).glob("*.npy"):
+            masks[p.stem] = split
+            arr = np.load(p)
+            assert arr.dtype == np.uint8 and arr.shape == (len(anatomy.WRIST_BONES), 160, 160)
+            folder = root / "SvdHBEScoreClassification" / split / p.stem
+            assert sorted(q.stem for q in folder.glob("*.bmp")) == sorted(j.stem for j in anatomy.W600_JOINTS)
+    assert set(masks) == {p.stem for p in imgs} and set(masks.values()) == set(anatomy.SPLITS)
+    for p in imgs:
+        assert re.match(anatomy.W600_STEM_PATTERN, p.stem)
+        assert (root / "JointLocationDetection" / "images" / p.name).is_file()
+    det = CocoFile(root / "JointLocationDetection" / "Joints.coco.json")
+    for im in det.images.values():
+        boxes = det.boxes(im)
+        assert sorted(boxes) == sorted(j.stem for j in anatomy.W600_JOINTS)
+        for (b,) in boxes.values():
+            assert b[0] >= 0 and b[1] >= 0 and b[0] + b[2] <= im.width and b[1] + b[3] <= im.height
+
+
+# ------------------------------------------------------------------------------------------------ categories
+def test_categories_and_annotation_fields(cohort):
+    out, _ = cohort
+    for split in anatomy.SPLITS:
+        seg = _h(out) / "Segmentation" / split
+        bone = json.loads((seg / "_annotations_bone_rle.coco.json").read_text())
+        be = json.loads((seg / "_annotations_be_rle.coco.json").read_text())
+        assert bone["categories"] == anatomy.h1200_bone_categories()
+        assert be["categories"] == anatomy.h1200_be_categories()
+        kept = [c for c in sorted(bone["categories"], key=lambda c: c["id"])
+                if c["id"] != 0 and c["name"] not in anatomy.DROPPED_BONE_CATEGORY_NAMES]
+        assert tuple(c["name"] for c in kept) == anatomy.HAND_BONES
+        ids = [a["id"] for a in bone["annotations"]]
+        assert len(set(ids)) == len(ids)
+        for a in bone["annotations"] + be["annotations"]:
+            assert set(a) == {"id", "image_id", "category_id", "bbox", "area", "segmentation", "iscrowd"}
+            assert a["iscrowd"] == 0 and a["area"] > 0 and set(a["segmentation"]) == {"size", "counts"}
+        # every bone present in every hand (one or more annotations per category)
+        per_image = defaultdict(set)
+        for a in bone["annotations"]:
+            per_image[a["image_id"]].add(a["category_id"])
+        names = {c["id"]: c["name"] for c in bone["categories"]}
+        for im in bone["images"]:
+            assert set(anatomy.HAND_BONES) <= {names[i] for i in per_image[im["id"]]}
+
+
+def test_some_bones_split_into_several_annotations(cohort):
+    out, _ = cohort
+    multi = 0
+    for split in anatomy.SPLITS:
+        bone = json.loads((_h(out) / "Segmentation" / split / "_annotations_bone_rle.coco.json").read_text())
+        c = defaultdict(int)
+        for a in bone["annotations"]:
+            c[(a["image_id"], a["category_id"])] += 1
+        multi += sum(v > 1 for v in c.values())
+    assert multi > 0
+
+
+# ------------------------------------------------------------------------------------------------ scores
+def test_scores_in_value_sets_and_totals(cohort):
+    out, _ = cohort
+    for kind in ("be", "jsn"):
+        for split in anatomy.SPLITS:
+            folder = _h(out) / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
+            for per_joint in json.loads((folder / f"_annotation_{kind}_scores.json").read_text()).values():
+                assert all(v in anatomy.SCORE_VALUES[kind] for v in per_joint.values())
+                assert 0 <= sum(per_joint.values()) <= anatomy.MAX_TOTAL[kind]
+    gt = json.loads((_w(out) / "SvdHBEScoreClassification" / "JointBE_SvdH_GT.json").read_text())
+    assert all(v in anatomy.SCORE_VALUES["w600"] for e in gt for v in e["joints"].values())
+
+
+def test_score_rules_are_monotone():
+    fr = np.linspace(0, 1, 200)
+    be = [be_score_from_fraction(f) for f in fr]
+    assert be[0] == 0 and be[-1] == 5 and set(be) == set(anatomy.SCORE_VALUES["be"])
+    assert all(a <= b for a, b in zip(be, be[1:]))
+    js = [jsn_score_from_ratio(r) for r in fr[::-1]]
+    assert js[0] == 0 and js[-1] == 4 and set(js) == set(anatomy.SCORE_VALUES["jsn"])
+    assert all(a <= b for a, b in zip(js, js[1:]))
+
+
+def test_score_distribution_skewed_to_zero(tmp_path):
+    """Across a cohort most joints are 0 but every kind has positives (learnable, like the real data)."""
+    be, jsn, w = [], [], []
+    for i in range(12):
+        rng = np.random.default_rng([9, i])
+        d = draw_hand(rng, draw_anatomy(rng), size="small")
+        be += d.be_scores.values()
+        jsn += d.jsn_scores.values()
+    be, jsn = np.array(be), np.array(jsn)
+    assert 0.5 < (be == 0).mean() < 0.97 and 0.5 < (jsn == 0).mean() < 0.97
+
+
+# ------------------------------------------------------------------------------------------------ anatomy
+def test_overlap_pairs_overlap(cohort):
+    for i in range(HANDS):
+        _, _, d = redraw_hand(HANDS, SEED, i)
+        b = {n: d.bones[k] > 0 for k, n in enumerate(anatomy.HAND_BONES)}
+        empty = [(x, y) for x, y in anatomy.OVERLAP_PAIRS if not (b[x] & b[y]).any()]
+        assert not empty, empty
+
+
+def test_lesions_lie_on_bone_removed_pixels():
+    rng = np.random.default_rng([4, 4])
+    d = draw_hand(rng, draw_anatomy(rng, severity=1.0), size="small")
+    lesions = d.be.any(0)
+    assert lesions.any()
+    assert sum(d.be_scores.values()) > 0
+    # a lesion is what the bite removed: no bone keeps those pixels... except a neighbouring bone's overlap
+    bone_cover = d.bones[[k for k, n in enumerate(anatomy.HAND_BONES) if n != "SoftTissue"]].sum(0)
+    assert (bone_cover[lesions] == 0).mean() > 0.6
+
+
+# ------------------------------------------------------------------------------------------------ cohort plan
+def test_monotone_progression_and_patient_splits(cohort):
+    out, _ = cohort
+    visits = defaultdict(list)
+    split_of = defaultdict(set)
+    for split in anatomy.SPLITS:
+        for kind in ("be", "jsn"):
+            folder = _h(out) / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
+            for name, per_joint in json.loads((folder / f"_annotation_{kind}_scores.json").read_text()).items():
+                m = re.match(anatomy.H1200_STEM_PATTERN, Path(name).stem)
+                visits[(m["patient"], kind)].append((m["date"], per_joint))
+                split_of[m["patient"]].add(split)
+    assert all(len(s) == 1 for s in split_of.values())
+    assert any(len(v) > 1 for v in visits.values())
+    for seq in visits.values():
+        seq.sort(key=lambda t: t[0])
+        for (_, a), (_, b) in zip(seq, seq[1:]):
+            assert all(b[k] >= a[k] for k in a), (a, b)
+    # wrists
+    gt = json.loads((_w(out) / "SvdHBEScoreClassification" / "JointBE_SvdH_GT.json").read_text())
+    by_pat = defaultdict(list)
+    for e in gt:
+        by_pat[e["patient_id"]].append(e)
+    wsplit = {}
+    for split in anatomy.SPLITS:
+        for p in (_w(out) / "BoneSegmentation" / "masks" / split).glob("*.npy"):
+            wsplit.setdefault(p.stem.split("_")[0], set()).add(split)
+    assert all(len(s) == 1 for s in wsplit.values())
+    for seq in by_pat.values():
+        seq.sort(key=lambda e: e["study_id"])
+        for a, b in zip(seq, seq[1:]):
+            assert all(b["joints"][k] >= a["joints"][k] for k in a["joints"])
+
+
+def test_determinism_and_cli(tmp_path):
+    from ramkit.cli import main
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    generate_cohort(a, hands=3, seed=11, progress=False, wrists=3)
+    try:
+        main(["synth", str(b), "--hands", "3", "--seed", "11", "--wrists", "3"])
+    except SystemExit as exc:  # typer may exit 0 explicitly
+        assert exc.code in (0, None)
+    generate_cohort(c, hands=3, seed=12, progress=False, wrists=3)
+    for root in ("RAM-H1200-v1", "RAM-W600"):
+        assert _tree_hash(a / root) == _tree_hash(b / root)
+        assert _tree_hash(a / root) != _tree_hash(c / root)
+    assert sorted(p.name for p in a.iterdir()) == ["RAM-H1200-v1", "RAM-W600"]  # no temp folders left
+
+
+def test_hand_independent_of_generation_order():
+    s1, _, d1 = redraw_hand(9, 5, 4)
+    s2, _, d2 = redraw_hand(9, 5, 4)
+    assert s1 == s2 and np.array_equal(d1.image, d2.image) and np.array_equal(d1.bones, d2.bones)
+
+
+def test_bad_arguments_and_atomicity(tmp_path, monkeypatch):
+    with pytest.raises(RamkitError):
+        generate_cohort(tmp_path / "x", hands=2, progress=False)
+    with pytest.raises(RamkitError):
+        generate_cohort(tmp_path / "x", hands=3, size="huge", progress=False)
+    import ramkit.synth.cohort as cohort_mod
+
+    calls = {"n": 0}
+    real = cohort_mod._draw_planned_hand
+
+    def boom(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("crash in the middle")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(cohort_mod, "_draw_planned_hand", boom)
+    with pytest.raises(RuntimeError):
+        generate_cohort(tmp_path / "y", hands=3, progress=False)
+    assert not (tmp_path / "y").exists() or not any((tmp_path / "y").iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ round trip
+def test_rle_round_trip_equals_drawn_masks(cohort):
+    out, _ = cohort
+    for i in range(HANDS):
+        stem, split, d = redraw_hand(HANDS, SEED, i)
+        seg = _h(out) / "Segmentation" / split
+        bone = CocoFile(seg / "_annotations_bone_rle.coco.json")
+        assert np.array_equal(bone.masks(f"{stem}.bmp", anatomy.HAND_BONES), d.bones)
+        assert np.array_equal(bone.masks(f"{stem}.bmp", anatomy.NON_BONE_OBJECTS), d.objects)
+        be = CocoFile(seg / "_annotations_be_rle.coco.json")
+        assert np.array_equal(be.masks(f"{stem}.bmp", anatomy.BE_CATEGORIES), d.be)
+        from PIL import Image
+
+        assert np.array_equal(np.asarray(Image.open(seg / f"{stem}.bmp").convert("L")), d.image)
+        for kind, boxes in (("be", d.be_boxes), ("jsn", d.jsn_boxes)):
+            det = CocoFile(_h(out) / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
+                           / f"_annotations_{kind}_joint_detection.coco.json")
+            got = {k: tuple(int(v) for v in b[0]) for k, b in det.boxes(f"{stem}.bmp").items()}
+            assert got == boxes
+
+
+def test_readers_return_drawn_data(cohort):
+    pytest.importorskip("ramkit.io.h1200")
+    pytest.importorskip("ramkit.io.w600")
+    from ramkit.io.h1200 import H1200
+    from ramkit.io.w600 import W600
+
+    out, _ = cohort
+    ds = H1200(_h(out))
+    drawn = {}
+    for i in range(HANDS):
+        stem, split, d = redraw_hand(HANDS, SEED, i)
+        drawn[stem] = (split, d)
+    seen = 0
+    for split in anatomy.SPLITS:
+        for s in ds.seg(split, be_protocol="3class"):
+            _, d = drawn[s.stem]
+            assert np.array_equal(s.image(), d.image)
+            assert np.array_equal(s.bones(), d.bones)
+            assert np.array_equal(s.be_masks(), d.be)
+            seen += 1
+        for kind in ("be", "jsn"):
+            for r in ds.scores(kind, split):
+                d = drawn[r.hand][1]
+                assert r.score == (d.be_scores if kind == "be" else d.jsn_scores)[r.joint.stem]
+            for stem, boxes in ds.joint_boxes(kind, split).items():
+                want = drawn[stem][1].be_boxes if kind == "be" else drawn[stem][1].jsn_boxes
+                assert {k: tuple(int(v) for v in b) for k, b in boxes.items()} == want
+    assert seen == HANDS
+    w = W600(_w(out))
+    wdrawn = {}
+    for i in range(WRISTS):
+        stem, split, img, masks, boxes, sc = redraw_wrist(WRISTS, SEED, i)
+        wdrawn[stem] = (img, masks, boxes, sc)
+    n = 0
+    for split in anatomy.SPLITS:
+        for s in w.seg(split):
+            img, masks, _, _ = wdrawn[s.stem]
+            assert np.array_equal(s.image(), img) and np.array_equal(s.masks(), masks)
+            n += 1
+        for r in w.scores(split):
+            assert r.score == wdrawn[r.hand][3][r.joint.stem]
+    assert n == WRISTS
+    for stem, boxes in w.joint_boxes().items():
+        assert {k: tuple(int(v) for v in b) for k, b in boxes.items()} == wdrawn[stem][2]
+
+
+def test_check_reports_no_problems(cohort):
+    check_mod = pytest.importorskip("ramkit.check")
+    out, _ = cohort
+    for root in (_h(out), _w(out)):
+        report = check_mod.check(root)
+        assert report.ok and not report.errors and not report.warnings, [p.line() for p in report.errors + report.warnings]
+
+
+@pytest.mark.slow
+def test_full_size_shapes():
+    rng = np.random.default_rng([1, 2])
+    anat = draw_anatomy(rng)
+    d = draw_hand(rng, anat, size="full", width_jitter=False)
+    assert d.image.shape == (1720, 1280) and d.bones.shape == (30, 1720, 1280)
+    w = draw_hand(rng, anat, size="full", view="wrist")
+    assert w.image.shape == (600, 600) and w.wrist_masks.shape == (14, 600, 600)

@@ -1,0 +1,205 @@
+"""Trainer, data sampling, checkpoints, resume, test/predict and the CLI's bad-input lines.
+
+Uses in-memory reader doubles (tests/_train_fakes.py) so the trainer is exercised without files; the synthetic
+cohort is used by tests/test_train_synth.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _train_fakes import FakeDataset  # noqa: E402
+
+from ramkit.errors import RamkitError  # noqa: E402
+from ramkit.tasks import get  # noqa: E402
+from ramkit.train import TrainConfig, fit  # noqa: E402
+from ramkit.train.data import TaskDataset, augment, cases  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _cfg(task: str, out: Path, **kw) -> TrainConfig:
+    base = dict(task=task, data="unused", out=str(out), model_size="tiny", epochs=1, batch_size=2, patch_size=32,
+                patches_per_image=2, tensorboard=False, threads=1, seed=3)
+    if task in ("hand-be-score", "hand-jsn-score", "wrist-be-cls"):
+        base.update(model="MobileNet", batch_size=4)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def hand_ds():
+    return FakeDataset(n_channels=30, n=3, size=40)
+
+
+@pytest.fixture(scope="module")
+def wrist_ds():
+    return FakeDataset(n_channels=14, n=3, size=40, w600=True)
+
+
+@pytest.mark.parametrize("task", ["hand-bone-seg", "hand-be-seg", "hand-jsn-score", "hand-be-score"])
+def test_one_epoch_per_task_family_hand(task, tmp_path, hand_ds):
+    run = fit(_cfg(task, tmp_path / task), dataset=hand_ds, quiet=True)
+    meta = json.loads((run / "last.json").read_text())
+    assert meta["task"] == task and meta["epoch"] == 0
+    assert (run / "best.safetensors").is_file() and (run / "config.yaml").is_file()
+    log = (run / "log.csv").read_text().splitlines()
+    assert len(log) == 2 and "val_" in log[0]
+    assert np.isfinite(float(log[1].split(",")[1]))
+
+
+@pytest.mark.parametrize("task", ["wrist-bone-seg", "wrist-be-cls"])
+def test_one_epoch_wrist(task, tmp_path, wrist_ds):
+    run = fit(_cfg(task, tmp_path / task), dataset=wrist_ds, quiet=True)
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["select"] == get(task).select
+    assert meta["select"] in meta["metrics"]
+
+
+def test_resume_after_kill_gives_identical_weights(tmp_path, hand_ds):
+    full = fit(_cfg("hand-bone-seg", tmp_path / "full", epochs=3), dataset=hand_ds, quiet=True)
+    part = fit(_cfg("hand-bone-seg", tmp_path / "part", epochs=3), dataset=hand_ds, quiet=True, stop_after=1)
+    assert json.loads((part / "last.json").read_text())["epoch"] == 0
+    torch.manual_seed(12345)  # a fresh process would have a different global RNG: resume must restore it
+    fit(_cfg("hand-bone-seg", tmp_path / "part", epochs=3), dataset=hand_ds, quiet=True)
+    a, b = load_file(str(full / "last.safetensors")), load_file(str(part / "last.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert (full / "log.csv").read_text() .count("\n") == (part / "log.csv").read_text().count("\n")
+
+
+def test_resume_into_run_of_other_task_is_an_error(tmp_path, hand_ds):
+    fit(_cfg("hand-jsn-score", tmp_path / "r"), dataset=hand_ds, quiet=True)
+    with pytest.raises(RamkitError, match="holds a run of task hand-jsn-score"):
+        fit(_cfg("hand-be-score", tmp_path / "r"), dataset=hand_ds, quiet=True)
+
+
+def test_checkpoint_state_loads_weights_only(tmp_path, hand_ds):
+    run = fit(_cfg("hand-be-score", tmp_path / "r"), dataset=hand_ds, quiet=True)
+    state = torch.load(run / "last_state.pt", weights_only=True)
+    assert {"optimizer", "scheduler", "torch_rng"} <= set(state)
+    from ramkit.train.trainer import load_run
+
+    model, spec, cfg, meta = load_run(run)
+    assert spec.id == "hand-be-score" and meta["score_values"] == [0, 1, 2, 3, 5]
+    (run / "best.safetensors").write_bytes(b"garbage")
+    with pytest.raises(RamkitError, match="best.safetensors"):
+        load_run(run)
+
+
+def test_patch_sampling_is_deterministic_and_foreground_biased(hand_ds):
+    spec = get("hand-be-seg")
+    items = cases(spec, hand_ds, "train")
+    ds = TaskDataset(spec, items, 16, seed=1, patches_per_image=20, fg_ratio=1.0)
+    ds.set_epoch(2)
+    x1, y1 = ds[5]
+    x2, y2 = ds[5]
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert x1.shape == (1, 16, 16) and y1.dtype == torch.int64
+    hits = sum(int((ds[i][1] > 0).any()) for i in range(len(ds)))
+    assert hits >= 0.8 * len(ds)  # lesion-centred patches (a few may lose it to the affine shift)
+    ds.set_epoch(3)
+    assert not torch.equal(ds[5][0], x1)
+
+
+def test_augment_keeps_masks_binary():
+    rng = np.random.default_rng(0)
+    img = torch.rand(1, 32, 32)
+    masks = (torch.rand(3, 32, 32) > 0.5).float()
+    label = torch.randint(0, 3, (32, 32))
+    for _ in range(5):
+        a, m = augment(img, masks, rng, p_affine=1.0, p_intensity=1.0)
+        assert set(m.unique().tolist()) <= {0.0, 1.0}
+        assert a.min() >= 0 and a.max() <= 1
+        _, lab = augment(img, label, rng, p_affine=1.0)
+        assert set(lab.unique().tolist()) <= {0, 1, 2} and lab.shape == (32, 32)
+
+
+def test_test_and_predict_outputs(tmp_path, hand_ds):
+    from ramkit.io.images import write_gray
+    from ramkit.train.evaluate import run_predict, run_test
+
+    run = fit(_cfg("hand-bone-seg", tmp_path / "seg"), dataset=hand_ds, quiet=True)
+    s = run_test(run, "unused", dataset=hand_ds, quiet=True, warmup=1)
+    assert 0.0 <= s["DSC"] <= 1.0 and s["timing"]["n"] == 3 and s["timing"]["median_ms"] > 0
+    out = run / "test_test"
+    for f in ("predictions.json", "per_case.csv", "summary.csv", "timing.json"):
+        assert (out / f).is_file(), f
+    img = tmp_path / "new.png"
+    write_gray(img, hand_ds.seg("test")[0].image())
+    files = run_predict(run, [str(img)], tmp_path / "pred")
+    masks = np.load(tmp_path / "pred" / "new.npy")
+    assert masks.shape == (30, 40, 48)
+    rle = json.loads((tmp_path / "pred" / "new.json").read_text())
+    assert len(rle["masks"]) == 30 and len(files) == 3
+
+    run = fit(_cfg("hand-jsn-score", tmp_path / "jsn"), dataset=hand_ds, quiet=True)
+    s = run_test(run, "unused", dataset=hand_ds, quiet=True, warmup=1)
+    assert "QWK" in s and 0.0 <= s["non_monotone_share"] <= 1.0
+    assert (run / "test_test" / "confusion.csv").is_file()
+    roi = tmp_path / "roi.png"
+    write_gray(roi, hand_ds.scores("test")[0].image())
+    run_predict(run, [str(roi)], tmp_path / "pscore")
+    text = (tmp_path / "pscore" / "scores.csv").read_text()
+    assert text.startswith("image,class,score")
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAMKIT_NO_PROGRESS": "1"}
+    return subprocess.run([sys.executable, "-m", "ramkit", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=120)
+
+
+def test_cli_bad_inputs(tmp_path):
+    r = _cli("train", "no-such-task", "--data", str(tmp_path), "--out", str(tmp_path / "r"))
+    assert r.returncode == 2 and "unknown task 'no-such-task'" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("train", "hand-bone-seg", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--model", "Nope")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    r = _cli("test", str(tmp_path / "missing-run"), "--data", str(tmp_path))
+    assert r.returncode == 2 and "best.json" in r.stderr
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("epochz: 3\n")
+    r = _cli("train", "hand-bone-seg", "--config", str(cfg), "--data", str(tmp_path), "--out", str(tmp_path / "r"))
+    assert r.returncode == 2 and "unknown configuration keys ['epochz']" in r.stderr
+
+
+def test_wrong_layout_is_one_line(tmp_path):
+    from ramkit.train.data import open_dataset
+
+    with pytest.raises(RamkitError):
+        open_dataset(get("wrist-bone-seg"), tmp_path)
+
+
+DDP_SCRIPT = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+torch.set_num_threads(1)
+from _train_fakes import FakeDataset
+from ramkit.train import TrainConfig, fit
+cfg = TrainConfig(task="hand-be-score", data="unused", out={out!r}, model="MobileNet", model_size="tiny", epochs=2,
+                  batch_size=2, patch_size=32, tensorboard=False, threads=1, seed=0)
+fit(cfg, dataset=FakeDataset(n=3, size=40), quiet=True)
+"""
+
+
+@pytest.mark.slow
+def test_ddp_two_process_gloo(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "run")))
+    env = {**os.environ, "RAMKIT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                        "29531", str(script)], capture_output=True, text=True, env=env, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert meta["epoch"] == 1
