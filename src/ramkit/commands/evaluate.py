@@ -103,11 +103,11 @@ class _CocoTruth:
             missing = [n for n in class_names if n not in usable]
             if missing:
                 raise RamkitError(f"bone category {missing[0]!r} is missing from the categories", self.coco.path)
-            return self.coco.masks(im, class_names).view(bool)
+            return self.coco.masks(im, class_names) != 0
         unknown = [n for n in class_names if n not in anatomy.BE_CATEGORIES]
         if unknown:
             raise RamkitError(f"{unknown[0]!r} is not a BE lesion class {anatomy.BE_CATEGORIES}", self.coco.path)
-        raw = self.coco.masks(im, list(anatomy.BE_CATEGORIES)).view(bool)  # priority order
+        raw = self.coco.masks(im, list(anatomy.BE_CATEGORIES)) != 0  # priority order
         out = np.zeros((len(class_names), im.height, im.width), bool)
         for k, name in enumerate(class_names):
             i = anatomy.BE_CATEGORIES.index(name)

@@ -77,11 +77,12 @@ def test_command(
     split: str = typer.Option("test", "--split"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
     device: str = typer.Option("auto", "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
     from ramkit.train.evaluate import run_test
 
-    s = run_test(run, data, split=split, out=out, device=device)
+    s = run_test(run, data, split=split, out=out, device=device, threads=threads)
     head = {k: v for k, v in s.items() if not isinstance(v, dict)}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
@@ -94,11 +95,12 @@ def predict_command(
     images: list[Path] = typer.Argument(..., help="Images (or ROI crops for scoring tasks)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     device: str = typer.Option("auto", "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
 ) -> None:
     """Predict new images: masks (PNG, .npy, COCO RLE JSON) or scores (CSV)."""
     from ramkit.train.evaluate import run_predict
 
-    files = run_predict(run, [str(p) for p in images], out, device=device)
+    files = run_predict(run, [str(p) for p in images], out, device=device, threads=threads)
     typer.echo(f"wrote {len(files)} files to {out}")
 
 

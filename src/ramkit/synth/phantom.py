@@ -297,7 +297,6 @@ def _soft_tissue(masks, geo: HandGeometry, to_px, sp: float, shape) -> np.ndarra
     pts = np.concatenate([geo.bones[n].outline for n in ("MC1", "MC2", "MC3", "MC4", "MC5", "Capitate", "Hamate",
                                                          "Trapezium", "Scaphoid", "Pisifrom_Triquetrum", "Lunate")])
     hull = to_px(pts[ConvexHull(pts).vertices])
-    soft |= _raster(hull, shape) 
     palm = _raster(hull, shape)
     soft |= (ndimage.distance_transform_edt(~palm) * sp < 3.0)
     fore = masks["Radius"] | masks["Ulna"]

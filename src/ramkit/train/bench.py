@@ -50,7 +50,7 @@ def task_config(task: str, data: Path, out: Path, quick: bool = False, epochs_sc
         kw.update(QUICK[task])
     kw["epochs"] = max(1, int(round(kw["epochs"] * epochs_scale)))
     return TrainConfig(task=task, data=str(data), out=str(out), seed=seed, device=device, resume=False,
-                       threads=int(os.environ.get("RAMKIT_THREADS", "2")), **kw)
+                       threads=int(os.environ.get("RAMKIT_THREADS", "1")), **kw)
 
 
 def run_bench(out: str | os.PathLike, quick: bool = False, hands: int | None = None, epochs_scale: float = 1.0,

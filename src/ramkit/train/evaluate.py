@@ -42,7 +42,7 @@ def _csv(df: pd.DataFrame, path: Path) -> None:
 
 def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", out: str | os.PathLike | None = None,
              device: str = "auto", warmup: int = 2, max_cases: int | None = None, quiet: bool = False,
-             dataset=None) -> dict:
+             dataset=None, threads: int | None = None) -> dict:
     """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
 
     Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
@@ -57,7 +57,9 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
 
     dev = pick_device(device)
     model, spec, cfg, meta = load_run(run, "best", dev)
-    amp = amp_mode(cfg.amp if cfg.amp != "auto" else "auto", dev)
+    amp = amp_mode(cfg.amp, dev)
+    if threads or cfg.threads:
+        torch.set_num_threads(int(threads or cfg.threads))
     ds = dataset if dataset is not None else open_dataset(spec, data)
     if split not in splits_of(ds):
         raise RamkitError(f"split {split!r} not found (available: {', '.join(splits_of(ds))})", data)
@@ -168,7 +170,8 @@ def _num(v):
         return v
 
 
-def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLike, device: str = "auto") -> list[Path]:
+def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLike, device: str = "auto",
+                threads: int | None = None) -> list[Path]:
     """Predict new images with the selected model of ``run``; returns the files written under ``out``.
 
     Segmentation: ``<stem>.npy`` (uint8 C×H×W), ``<stem>.png`` (label map: softmax argmax, or for multi-label
@@ -188,6 +191,8 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
     dev = pick_device(device)
     model, spec, cfg, meta = load_run(run, "best", dev)
     amp = amp_mode(cfg.amp, dev)
+    if threads or cfg.threads:
+        torch.set_num_threads(int(threads or cfg.threads))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
