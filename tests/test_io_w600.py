@@ -90,3 +90,21 @@ def test_detect(tmp_path):
     (tmp_path / "both" / "RAM-W600").symlink_to(w)
     with pytest.raises(RamkitError, match="holds both"):
         detect(tmp_path / "both")
+
+
+def test_orient_flips_only_left_wrists(w600):
+    ds = W600(w600["_root"])
+    seen = set()
+    for split in anatomy.SPLITS:
+        for s in ds.seg(split):
+            img, m = s.image(), s.masks()
+            if s.side == "L":
+                assert np.array_equal(s.image(orient=True), img[:, ::-1])
+                assert np.array_equal(s.masks(orient=True), m[:, :, ::-1])
+            else:
+                assert np.array_equal(s.image(orient=True), img) and np.array_equal(s.masks(orient=True), m)
+            seen.add(s.side)
+        for r in ds.scores(split):
+            assert r.mirrored == (r.side == "L")
+            assert np.array_equal(r.image(orient=True), r.image()[:, ::-1] if r.mirrored else r.image())
+    assert seen == {"L", "R"}

@@ -1,6 +1,6 @@
 """Trainer, data sampling, checkpoints, resume, test/predict and the CLI's bad-input lines.
 
-Uses in-memory reader doubles (tests/_train_fakes.py) so the trainer is exercised without files; the synthetic
+Uses in-memory reader doubles (tests/test_train_fakes.py) so the trainer is exercised without files; the synthetic
 cohort is used by tests/test_train_synth.py.
 """
 
@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _train_fakes import FakeDataset  # noqa: E402
+from test_train_fakes import FakeDataset  # noqa: E402
 
 from ramkit.errors import RamkitError  # noqa: E402
 from ramkit.tasks import get  # noqa: E402
@@ -77,6 +77,13 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, hand_ds):
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert (full / "log.csv").read_text() .count("\n") == (part / "log.csv").read_text().count("\n")
+
+
+def test_ordinal_pos_weight_and_coral(tmp_path, hand_ds):
+    run = fit(_cfg("hand-jsn-score", tmp_path / "r", ordinal_pos_weight=True, ordinal="coral"), dataset=hand_ds,
+              quiet=True)
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["config"]["ordinal"] == "coral" and "QWK" in meta["metrics"]
 
 
 def test_resume_into_run_of_other_task_is_an_error(tmp_path, hand_ds):
@@ -185,7 +192,7 @@ DDP_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 torch.set_num_threads(1)
-from _train_fakes import FakeDataset
+from test_train_fakes import FakeDataset
 from ramkit.train import TrainConfig, fit
 cfg = TrainConfig(task="hand-be-score", data="unused", out={out!r}, model="MobileNet", model_size="tiny", epochs=2,
                   batch_size=2, patch_size=32, tensorboard=False, threads=1, seed=0)
@@ -203,3 +210,24 @@ def test_ddp_two_process_gloo(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((tmp_path / "run" / "last.json").read_text())
     assert meta["epoch"] == 1
+
+
+def test_be_seg_three_class_protocol(tmp_path, hand_ds):
+    run = fit(_cfg("hand-be-seg", tmp_path / "be3", be_protocol="3class"), dataset=hand_ds, quiet=True)
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["class_names"] == ["background", "SvdH-BE-90", "SvdH-BE-50", "Non-SvdH-BE"]
+    from ramkit.train.trainer import load_run
+
+    model, *_ = load_run(run)
+    assert model(torch.zeros(1, 1, 32, 32)).shape[1] == 4
+
+
+def test_sigmoid_output_bias_prior():
+    from ramkit.models import create
+    from ramkit.train.trainer import init_output_bias
+
+    m = create("Unet", "seg", 1, 30, size="tiny")
+    assert init_output_bias(m, 30)
+    with torch.no_grad():
+        p = torch.sigmoid(m(torch.zeros(1, 1, 32, 32))).mean()
+    assert p < 0.2

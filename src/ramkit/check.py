@@ -103,6 +103,14 @@ class _Collector:
         self.error(path, msg)
 
 
+
+def _check_patient_splits(c, root, patient_splits: dict) -> None:
+    """Report every patient whose images fall into more than one split (splits are patient-level)."""
+    for pid, splits in sorted(patient_splits.items()):
+        if len(splits) > 1:
+            ordered = [s for s in anatomy.SPLITS if s in splits]
+            c.error(root, f"patient {pid} appears in several splits: {', '.join(ordered)}")
+
 def _load_coco(c: _Collector, path: Path) -> CocoFile | None:
     if not path.is_file():
         c.error(path, "missing file")
@@ -344,10 +352,7 @@ def _check_h1200(root: Path, c: _Collector) -> dict:
         except RamkitError as exc:
             c.from_exc(exc, meta)
 
-    for pid, splits in sorted(patient_splits.items()):
-        if len(splits) > 1:
-            ordered = [s for s in anatomy.SPLITS if s in splits]
-            c.error(root, f"patient {pid} appears in several splits: {', '.join(ordered)}")
+    _check_patient_splits(c, root, patient_splits)
 
     return {
         "splits": {
@@ -525,10 +530,7 @@ def _check_w600(root: Path, c: _Collector) -> dict:
     for ident in sorted(set(gt) - seen_ids):
         c.warn(gt_path, f"{ident}: GT entry without an ROI folder in any split")
 
-    for pid, splits in sorted(patient_splits.items()):
-        if len(splits) > 1:
-            ordered = [s for s in anatomy.SPLITS if s in splits]
-            c.error(root, f"patient {pid} appears in several splits: {', '.join(ordered)}")
+    _check_patient_splits(c, root, patient_splits)
     return {
         "splits": {
             s: {"images": st["images"], "hands_L": st["L"], "hands_R": st["R"], "patients": len(st["patients"])}

@@ -30,6 +30,8 @@ def train_command(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Start from a user safetensors file."),
     be_protocol: Optional[str] = typer.Option(None, "--be-protocol", help="svdh90 (default) or 3class."),
     ordinal: Optional[str] = typer.Option(None, "--ordinal", help="independent (paper) or coral."),
+    ordinal_pos_weight: Optional[bool] = typer.Option(None, "--ordinal-pos-weight/--no-ordinal-pos-weight",
+                                                      help="Per-threshold pos_weight #neg/#pos (scoring)."),
     num_workers: Optional[int] = typer.Option(None, "--num-workers"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this wall-clock budget."),
@@ -55,7 +57,7 @@ def train_command(
     flags = dict(data=data, out=out, model=model, model_size=model_size, epochs=epochs, batch_size=batch_size,
                  patch_size=patch_size, patches_per_image=patches_per_image, lr=lr, weight_decay=weight_decay,
                  patience=patience, device=device, amp=amp, seed=seed, weights=weights, be_protocol=be_protocol,
-                 ordinal=ordinal, num_workers=num_workers, threads=threads, max_minutes=max_minutes)
+                 ordinal=ordinal, ordinal_pos_weight=ordinal_pos_weight, num_workers=num_workers, threads=threads, max_minutes=max_minutes)
     base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})
     base["task"] = task
     for req in ("data", "out"):

@@ -20,7 +20,7 @@ import numpy as np
 from ramkit import anatomy
 from ramkit.errors import RamkitError, warn
 from ramkit.io.coco import CocoFile, CocoImage, decode_masks_rows
-from ramkit.io.images import image_size, read_gray
+from ramkit.io.images import image_size, read_gray, read_gray8
 
 H1200_DIRNAME = "RAM-H1200-v1"
 BONE_JSON = "_annotations_bone_rle.coco.json"
@@ -163,13 +163,14 @@ class ScoreSample:
     split: str
     side: str | None
     kind: str
+    #: True when the crop is stored mirrored (RAM-W600 left wrists); released RAM-H1200 ROIs are already
+    #: in right-hand orientation.
+    mirrored: bool = False
 
-    def image(self) -> np.ndarray:
-        """uint8 H×W ROI crop."""
-        img = read_gray(self.path)
-        if img.dtype != np.uint8:
-            img = (img.astype(np.float32) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
-        return img
+    def image(self, orient: bool = False) -> np.ndarray:
+        """uint8 H×W ROI crop as stored; ``orient=True`` flips mirrored crops to right-hand orientation."""
+        img = read_gray8(self.path)
+        return np.ascontiguousarray(img[:, ::-1]) if orient and self.mirrored else img
 
 
 def load_json(path: Path) -> object:

@@ -86,6 +86,14 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
         raise RamkitError(f"corrupt or truncated image ({msg})", path) from None
 
 
+def read_gray8(path: str | os.PathLike) -> np.ndarray:
+    """:func:`read_gray`, with 16-bit images scaled to uint8 (dataset images and ROI crops)."""
+    img = read_gray(path)
+    if img.dtype != np.uint8:
+        img = (img.astype(np.float32) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    return img
+
+
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(height, width) of an image from its header only (no pixel decode); RamkitError if unreadable."""
     from PIL import Image, UnidentifiedImageError

@@ -18,7 +18,7 @@ from ramkit import anatomy
 from ramkit.errors import RamkitError, warn
 from ramkit.io.coco import CocoFile
 from ramkit.io.h1200 import ScoreSample, _format_list, coco_joint_boxes, load_json, side_of_stem
-from ramkit.io.images import image_size, read_gray
+from ramkit.io.images import image_size, read_gray8
 
 W600_DIRNAME = "RAM-W600"
 SEG_DIR = "BoneSegmentation"
@@ -79,18 +79,23 @@ class WristSegSample:
     height: int
     width: int
 
-    def image(self) -> np.ndarray:
-        """uint8 H×W wrist radiograph as stored."""
-        img = read_gray(self.image_path)
-        if img.dtype != np.uint8:
-            img = (img.astype(np.float32) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
-        return img
+    @property
+    def mirrored(self) -> bool:
+        """RAM-W600 stores left wrists as acquired (mirror images of right wrists)."""
+        return self.side == "L"
 
-    def masks(self) -> np.ndarray:
-        """uint8 14×H×W masks in ``anatomy.WRIST_BONES`` order (values 0/1)."""
+    def image(self, orient: bool = False) -> np.ndarray:
+        """uint8 H×W wrist radiograph as stored; ``orient=True`` flips left wrists to right-hand orientation
+        (what the official RAM-W600 segmentation code does for stems ending in ``L``)."""
+        img = read_gray8(self.image_path)
+        return np.ascontiguousarray(img[:, ::-1]) if orient and self.mirrored else img
+
+    def masks(self, orient: bool = False) -> np.ndarray:
+        """uint8 14×H×W masks in ``anatomy.WRIST_BONES`` order (values 0/1); ``orient`` as in :meth:`image`."""
         arr = load_mask_header(self.mask_path)
         validate_mask(arr, self.mask_path, (self.height, self.width))
-        return (np.asarray(arr) > 0).astype(np.uint8)
+        out = (np.asarray(arr) > 0).astype(np.uint8)
+        return np.ascontiguousarray(out[:, :, ::-1]) if orient and self.mirrored else out
 
 
 def resolve_root(root: str | os.PathLike) -> Path:
@@ -221,7 +226,7 @@ class W600:
                 if roi is None:
                     missing_roi.append(f"{ident}/{j.stem}.bmp")
                     continue
-                out.append(ScoreSample(ident, j, scores[j.stem], roi, split, side, "w600"))
+                out.append(ScoreSample(ident, j, scores[j.stem], roi, split, side, "w600", mirrored=side == "L"))
         if no_entry:
             warn(f"{len(no_entry)} ROI folder(s) without a GT entry, skipped: {_format_list(no_entry)}", d)
         if missing_key:

@@ -6,7 +6,6 @@ on CUDA, the median and the interquartile spread over cases, in ms per image (se
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ import torch
 
 from ramkit.errors import RamkitError
 from ramkit.io.atomic import atomic_path, write_json, write_text
-from ramkit.tasks import TaskSpec
 
 
 def _sync(device: torch.device) -> None:
@@ -248,4 +246,4 @@ def _fmt(v) -> str:
     return str(v)
 
 
-__all__ = ["run_test", "run_predict", "timing_summary", "write_markdown_table", "json"]
+__all__ = ["run_test", "run_predict", "timing_summary", "write_markdown_table"]

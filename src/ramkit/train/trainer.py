@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ramkit import anatomy
 from ramkit.errors import RamkitError
 from ramkit.tasks import TaskSpec
 from ramkit.tasks import get as get_task
@@ -49,6 +48,7 @@ class TrainConfig:
     amp: str = "auto"  #: "auto" (bf16/fp16 on CUDA, off on CPU) | "bf16" | "fp16" | "none"
     be_protocol: str = "svdh90"
     ordinal: str = "independent"  #: "independent" | "coral"
+    ordinal_pos_weight: bool = False  #: per-threshold pos_weight = #neg/#pos (official --use_class_weight)
     weights: str | None = None  #: user safetensors to start from
     num_workers: int = 0
     max_val_cases: int | None = None  #: validate on the first N cases only (CPU smoke runs)
@@ -135,13 +135,15 @@ def amp_mode(amp: str, device: torch.device) -> str:
 class TaskLoss(nn.Module):
     """The loss of a task: BCE+Dice (multi-label), DiceCE (softmax), ordinal BCE, class-weighted CE."""
 
-    def __init__(self, spec: TaskSpec, class_weights: torch.Tensor | None = None):
+    def __init__(self, spec: TaskSpec, class_weights: torch.Tensor | None = None,
+                 pos_weight: torch.Tensor | None = None):
         super().__init__()
         self.spec = spec
+        self.pos_weight = pos_weight
         if spec.loss == "bce+dice":
             from monai.losses import DiceLoss
 
-            self.dice = DiceLoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)
+            self.dice = DiceLoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5, batch=True)
         elif spec.loss == "dicece":
             from monai.losses import DiceCELoss
 
@@ -157,7 +159,8 @@ class TaskLoss(nn.Module):
         if self.spec.loss == "ordinal-bce":
             from ramkit.models.ordinal import ordinal_loss
 
-            return ordinal_loss(logits, target)
+            pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+            return ordinal_loss(logits, target, pos_weight=pw)
         return F.cross_entropy(logits, target, weight=self.weights)
 
 
@@ -169,9 +172,28 @@ def build_model(cfg: TrainConfig, spec: TaskSpec) -> nn.Module:
     if spec.model_kind == "ordinal":
         kw["ordinal"] = cfg.ordinal
     model = create(cfg.model, spec.model_kind, 1, spec.out_channels(cfg.be_protocol), size=cfg.model_size, **kw)
+    if spec.activation == "sigmoid":
+        init_output_bias(model, spec.out_channels(cfg.be_protocol))
     if cfg.weights:
         load_weights(model, cfg.weights)
     return model
+
+
+def init_output_bias(model: nn.Module, channels: int, prior: float = 0.01) -> bool:
+    """Prior-probability initialisation of a sigmoid output layer (bias = logit(prior), as in RetinaNet).
+
+    Multi-label masks are sparse (a bone covers ~1 % of a patch); starting at p = 0.5 makes Adam spend
+    thousands of steps just moving the biases. Returns whether an output convolution was found.
+    """
+    last = None
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.out_channels == channels and m.bias is not None:
+            last = m
+    if last is None:
+        return False
+    with torch.no_grad():
+        last.bias.fill_(math.log(prior / (1 - prior)))
+    return True
 
 
 def _oom(exc: BaseException, cfg: TrainConfig) -> RamkitError:
@@ -256,7 +278,15 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     if spec.loss == "weighted-ce":
         counts = np.bincount([int(c.target()) for c in train_cases], minlength=2).astype(float)
         class_weights = torch.tensor(counts.sum() / (2 * np.maximum(counts, 1)), dtype=torch.float32)
-    loss_fn = TaskLoss(spec, class_weights).to(device)
+    pos_weight = None
+    if spec.loss == "ordinal-bce" and cfg.ordinal_pos_weight:
+        from ramkit.models.ordinal import ordinal_targets
+
+        k = spec.out_channels()
+        t = ordinal_targets(torch.tensor([int(c.target()) for c in train_cases]), k)
+        pos = t.sum(0)
+        pos_weight = ((len(t) - pos) / pos.clamp(min=1)).clamp(max=100.0)
+    loss_fn = TaskLoss(spec, class_weights, pos_weight).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
@@ -431,4 +461,4 @@ def load_run(run: str | os.PathLike, which: str = "best", device: torch.device |
     return model, spec, cfg, meta
 
 
-__all__ = ["TrainConfig", "fit", "validate", "load_run", "build_model", "TaskLoss", "seed_everything", "anatomy"]
+__all__ = ["TrainConfig", "fit", "validate", "load_run", "build_model", "TaskLoss", "seed_everything", "init_output_bias"]
