@@ -1,6 +1,6 @@
-"""Synthetic cohort speed: hands/s and wrists/s at small and full size (one process, one thread).
+"""Synthetic cohort speed: hands/s and wrists/s at small, medium and full size (one process, one thread).
 
-Run: ``python benchmarks/bench_synth.py [--small 24] [--full 4]``. Prints a table; writes nothing permanent.
+Run: ``python benchmarks/bench_synth.py [--small 24] [--medium 12] [--full 4]``. Prints a table; writes nothing permanent.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--small", type=int, default=24, help="hands (and wrists) at small size")
+    ap.add_argument("--medium", type=int, default=12, help="hands (and wrists) at medium size")
     ap.add_argument("--full", type=int, default=4, help="hands (and wrists) at full size")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     rows = []
-    for size, n in (("small", a.small), ("full", a.full)):
+    for size, n in (("small", a.small), ("medium", a.medium), ("full", a.full)):
         if n < 3:
             continue
         with tempfile.TemporaryDirectory() as tmp:

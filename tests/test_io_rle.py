@@ -1,4 +1,4 @@
-"""Row-major RLE decoder (ramkit.io.coco.decode_rle_into / decode_masks_rows) == pycocotools, bit for bit."""
+"""Row-major RLE decoder (ramkit.io.coco.decode_rle_into, CocoFile.masks fast path) == pycocotools, bit for bit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from ramkit.errors import RamkitError
-from ramkit.io.coco import CocoFile, build_coco, decode_masks_rows, decode_rle_into, encode_mask, rle_counts
+from ramkit.io.coco import CocoFile, build_coco, decode_rle_into, encode_mask, rle_counts
 from ramkit.io.atomic import write_json
 
 
@@ -37,7 +37,7 @@ def test_decode_matches_pycocotools():
         assert int(rle_counts(rle["counts"]).sum()) == m.size
 
 
-def test_decode_masks_rows_equals_cocofile_masks(tmp_path):
+def test_fast_masks_equal_pycocotools_masks(tmp_path):
     h, w = 30, 25
     rng = np.random.default_rng(1)
     a = (rng.random((h, w)) < 0.3).astype(np.uint8)
@@ -54,7 +54,7 @@ def test_decode_masks_rows_equals_cocofile_masks(tmp_path):
     write_json(p, build_coco([{"id": 0, "file_name": "x.png", "height": h, "width": w}], cats, anns))
     coco = CocoFile(p)
     ref = coco.masks("x.png", ["B", "A"], fast=False)
-    assert np.array_equal(decode_masks_rows(coco, "x.png", ["B", "A"]), ref)
+    assert np.array_equal(coco.masks("x.png", ["B", "A"], fast=True), ref)
     assert np.array_equal(ref[0], b)
 
 
@@ -81,4 +81,4 @@ def test_bad_counts_raise(tmp_path):
     p = tmp_path / "bad.json"
     write_json(p, build_coco([{"id": 0, "file_name": "y.png", "height": 4, "width": 4}], cats, anns))
     with pytest.raises(RamkitError, match=r"bad.json: y.png: cannot decode RLE"):
-        decode_masks_rows(CocoFile(p), "y.png", ["A"])
+        CocoFile(p).masks("y.png", ["A"])

@@ -252,6 +252,73 @@ def test_monotone_progression_and_patient_splits(cohort):
             assert all(b["joints"][k] >= a["joints"][k] for k in a["joints"])
 
 
+def test_splits_are_stratified_by_disease():
+    """Positive-joint rates of val/test stay within 2/3x-1.5x of train (BE, JSN and W600) for ~48 hands.
+
+    Scores are taken from the geometry each radiograph is drawn from (the written scores are exactly these,
+    see the round-trip tests), so no pixels are rasterised here.
+    """
+    from ramkit.synth.cohort import _hand_anatomy, _plan_hands, _plan_wrists, _visit_progress, _wrist_anatomy
+    from ramkit.synth.geometry import W600_TO_BE, Pose, build_hand
+
+    n, seed = 48, 0
+    pos: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    images = defaultdict(int)
+    anats = {}
+    for h in _plan_hands(n, seed):
+        a = anats.setdefault(("h", h.patient), _hand_anatomy(seed, h.patient))
+        g = build_hand(a, Pose.draw(np.random.default_rng([seed, 1, h.index])), _visit_progress(h.visit, h.n_visits))
+        for j in g.joints:
+            pos[(h.split, j.kind)].append(j.score > 0)
+        images[h.split] += 1
+    for index, p, _, _, _, split, v, nv in _plan_wrists(n, seed):
+        a = anats.setdefault(("w", p), _wrist_anatomy(seed, p))
+        g = build_hand(a, Pose.draw(np.random.default_rng([seed, 4, index])), _visit_progress(v, nv), wrist_view=True)
+        be = {j.stem: j.score for j in g.joints if j.kind == "be"}
+        pos[(split, "w600")] += [be[W600_TO_BE[j.stem]] > 0 for j in anatomy.W600_JOINTS]
+    assert 0.5 <= images["train"] / n <= 0.7 and all(images[s] >= 0.12 * n for s in ("val", "test"))
+    for kind in ("be", "jsn", "w600"):
+        rate = {s: float(np.mean(pos[(s, kind)])) for s in anatomy.SPLITS}
+        assert rate["train"] > 0.05, (kind, rate)
+        for s in ("val", "test"):
+            assert 2 / 3 <= rate[s] / rate["train"] <= 1.5, (kind, rate)
+
+
+def test_tiny_cohorts_have_every_split():
+    from ramkit.synth.cohort import _plan_hands, _plan_wrists
+
+    for n in (3, 4, 5, 7, 10):
+        for seed in range(3):
+            assert {h.split for h in _plan_hands(n, seed)} == set(anatomy.SPLITS)
+            assert {e[5] for e in _plan_wrists(n, seed)} == set(anatomy.SPLITS)
+
+
+def test_medium_size_cohort(tmp_path):
+    """A 3-hand/3-wrist medium cohort has the medium image sizes and spacing and passes ramkit.check cleanly."""
+    import pandas as pd
+    from PIL import Image
+
+    from ramkit.synth.phantom import SIZES
+
+    info = generate_cohort(tmp_path, hands=3, seed=2, size="medium", progress=False, wrists=3)
+    H, W, sp = SIZES["medium"]["hand"]
+    df = pd.read_excel(_h(tmp_path) / "Metadata.xlsx", engine="openpyxl")
+    assert len(df) == 3 and list(df["PixelSpacing"]) == pytest.approx([sp] * 3)
+    for split in anatomy.SPLITS:
+        for p in (_h(tmp_path) / "Segmentation" / split).glob("*.bmp"):
+            with Image.open(p) as im:
+                assert im.size[1] == H and abs(im.size[0] - W) <= 32, im.size
+    wh, ww, _ = SIZES["medium"]["wrist"]
+    for p in (_w(tmp_path) / "BoneSegmentation" / "images").glob("*.bmp"):
+        with Image.open(p) as im:
+            assert im.size == (ww, wh)
+    assert info["hand"]["images"] == 3 and info["wrist"]["images"] == 3
+    check_mod = pytest.importorskip("ramkit.check")
+    for root in (_h(tmp_path), _w(tmp_path)):
+        report = check_mod.check(root)
+        assert report.ok and not report.errors, [e.line() for e in report.errors]
+
+
 def test_determinism_and_cli(tmp_path):
     from ramkit.cli import main
 

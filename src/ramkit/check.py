@@ -21,7 +21,7 @@ from ramkit import anatomy
 from ramkit.errors import RamkitError
 from ramkit.io import h1200 as h1200_io
 from ramkit.io import w600 as w600_io
-from ramkit.io.coco import CocoFile, decode_masks_rows
+from ramkit.io.coco import CocoFile
 from ramkit.io.images import image_size, read_gray
 from ramkit.io.layout import detect
 from ramkit.progress import track
@@ -197,7 +197,7 @@ def _decode_all(c: _Collector, coco: CocoFile, desc: str) -> None:
     annotated = coco.image_ids_with_annotations()
     for im in track([im for im in coco.images.values() if im.id in annotated], desc):
         try:
-            decode_masks_rows(coco, im, names)
+            coco.masks(im, names)
         except RamkitError as exc:
             msg = str(exc)
             for prefix in (f"{coco.path}: ",):

@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="Folder that receives RAM-H1200-v1/ and RAM-W600/."),
         hands: int = typer.Option(24, "--hands", help="Number of hand radiographs (>= 3)."),
         seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical files."),
-        size: str = typer.Option("small", "--size", help="small (about 432x320 hands, 160x160 wrists) or full "
+        size: str = typer.Option("small", "--size", help="small (about 432x320 hands at 0.7 mm/px, 160x160 wrists), "
+                                 "medium (864x640 at 0.35 mm/px, 300x300 wrists) or full "
                                  "(1720x1280 at 0.175 mm/px, 600x600 wrists at 0.15 mm/px)."),
         wrists: int = typer.Option(None, "--wrists", help="Number of wrist crops (default: same as --hands)."),
     ) -> None:

@@ -259,8 +259,3 @@ def decode_rle_into(rle: dict, out: np.ndarray) -> None:
     np.add.at(diff, (y0 - ya, col - xa), 1)
     np.add.at(diff, (y1 - ya, col - xa), 255)  # -1 modulo 256
     out[ya:yb, xa:xb] |= np.cumsum(diff[:-1], axis=0, dtype=np.uint8)
-
-
-def decode_masks_rows(coco: CocoFile, image: CocoImage | str, category_names: Sequence[str]) -> np.ndarray:
-    """Fast decode of one image's masks: ``coco.masks(image, category_names, fast=True)``."""
-    return coco.masks(image, category_names, fast=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ramkit import anatomy
 from ramkit.errors import RamkitError, warn
-from ramkit.io.coco import CocoFile, CocoImage, decode_masks_rows
+from ramkit.io.coco import CocoFile, CocoImage
 from ramkit.io.images import image_size, read_gray, read_gray8
 
 H1200_DIRNAME = "RAM-H1200-v1"
@@ -116,7 +116,7 @@ class SegSample:
 
     def bones(self) -> np.ndarray:
         """uint8 30×H×W multi-label bone masks, channel order ``anatomy.HAND_BONES`` (overlaps kept)."""
-        return decode_masks_rows(self._bone, self._bone_image, anatomy.HAND_BONES)
+        return self._bone.masks(self._bone_image, anatomy.HAND_BONES)
 
     def _be_entry(self) -> tuple[CocoFile, CocoImage]:
         coco: CocoFile = self._be_loader()  # type: ignore[operator]
@@ -133,7 +133,7 @@ class SegSample:
     def be_masks(self) -> np.ndarray:
         """uint8 3×H×W raw per-category BE unions in ``anatomy.BE_CATEGORIES`` order."""
         coco, im = self._be_entry()
-        return decode_masks_rows(coco, im, anatomy.BE_CATEGORIES)
+        return coco.masks(im, anatomy.BE_CATEGORIES)
 
     def be(self, protocol: str | None = None) -> np.ndarray:
         """uint8 H×W BE label map: 0 background, k = k-th class of ``anatomy.BE_PROTOCOL_CLASSES[protocol]``.
@@ -143,7 +143,7 @@ class SegSample:
         protocol = protocol or self.be_protocol
         classes = anatomy.BE_PROTOCOL_CLASSES[protocol]
         coco, im = self._be_entry()
-        masks = decode_masks_rows(coco, im, classes)
+        masks = coco.masks(im, classes)
         label = np.zeros((self.height, self.width), np.uint8)
         # lowest priority first, so higher-priority classes overwrite on overlap
         order = sorted(range(len(classes)), key=lambda k: anatomy.BE_CATEGORIES.index(classes[k]), reverse=True)

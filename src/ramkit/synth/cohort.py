@@ -24,6 +24,8 @@ from ramkit.errors import RamkitError
 H1200_ROOT = "RAM-H1200-v1"
 W600_ROOT = "RAM-W600"
 JOINTS_SUPERCATEGORY = "joints"  #: id-0 super-category of the joint-detection COCO files
+SPLIT_SHARES = (0.6, 0.2, 0.2)  #: target shares of train/val/test (images and positive joints)
+IMAGE_SHARE_WEIGHT = 2.0  #: weight of the image-count balance against each positive-joint balance
 
 
 @dataclass
@@ -47,16 +49,89 @@ class _Hand:
         return f"JP_{self.center}_P{self.patient_id}_{self.date}_{self.image_id}_{self.side}"
 
 
-def _split_patients(n: int, rng: np.random.Generator) -> list[str]:
-    """Patient-level split, about 60/20/20 and never an empty split (n >= 3)."""
-    n_val = max(1, int(round(0.2 * n)))
-    n_test = max(1, int(round(0.2 * n)))
-    labels = ["train"] * (n - n_val - n_test) + ["val"] * n_val + ["test"] * n_test
-    order = rng.permutation(n)
-    out = [""] * n
+def _split_patients(loads: list[tuple[float, ...]]) -> list[str]:
+    """Patient-level split stratified by disease burden: about 60/20/20 of the images *and* of the positives.
+
+    ``loads[i]`` holds patient ``i``'s image count followed by its expected positive-joint counts (one per
+    score kind, see :func:`_burden`). Patients are taken from the heaviest expected disease load down (then
+    by image count, then index) and each goes to the split whose shares of every quantity end up closest to
+    the 60/20/20 targets (least squared deviation of the normalised totals), which deals mild and severe
+    patients evenly over the splits. The last patients fill any split that would otherwise stay empty (needs
+    n >= 3). Deterministic: no randomness beyond the loads.
+    """
+    n = len(loads)
+    target = np.array(SPLIT_SHARES)
+    q = np.asarray(loads, float)  # n × k
+    total = np.maximum(q.sum(0), 1e-9)
+    weight = np.ones(q.shape[1])
+    weight[0] = IMAGE_SHARE_WEIGHT
+    qn = q / total * weight  # normalised (and weighted) quantities
+    target = target[:, None] * weight[None, :]  # 3 × k
+    acc = np.zeros((3, q.shape[1]))
+    members = np.zeros(3, int)
+    out = [0] * n
+    order = sorted(range(n), key=lambda i: (-float(qn[i, 1:].sum()), -float(q[i, 0]), i))
     for k, i in enumerate(order):
-        out[int(i)] = labels[k]
-    return out
+        empty = np.flatnonzero(members == 0)
+        if n - k <= len(empty):
+            pick = int(empty[0])
+        else:
+            before = ((acc - target) ** 2).sum(1)
+            after = ((acc + qn[i] - target) ** 2).sum(1)
+            pick = int(np.argmin(after - before))
+        acc[pick] += qn[i]
+        members[pick] += 1
+        out[i] = pick
+    return [anatomy.SPLITS[k] for k in _improve_split(qn, np.array(out), target)]
+
+
+def _improve_split(qn: np.ndarray, split: np.ndarray, target: np.ndarray, max_steps: int = 200) -> np.ndarray:
+    """Deterministic local search: apply the best patient swap or move while it brings the split shares closer
+    to the targets (squared deviation); a move never empties a split."""
+    split = split.copy()
+    n = len(split)
+    for _ in range(max_steps):
+        acc = np.stack([qn[split == k].sum(0) for k in range(3)])
+        e = (acc - target)[split]  # deviation of each patient's split, n × k
+        d = qn[None, :, :] - qn[:, None, :]  # swap i <-> j: split(i) gains q_j - q_i
+        swap = 2 * np.einsum("ijk,ijk->ij", d, e[:, None, :] - e[None, :, :]) + 2 * (d**2).sum(-1)
+        swap[split[:, None] == split[None, :]] = np.inf
+        err = acc - target
+        move = 2 * (qn @ err.T - (qn * e).sum(1, keepdims=True)) + 2 * (qn**2).sum(1, keepdims=True)  # n × 3
+        move[np.arange(n), split] = np.inf
+        move[np.bincount(split, minlength=3)[split] <= 1] = np.inf
+        i, j = np.unravel_index(int(np.argmin(swap)), swap.shape)
+        mi, mk = np.unravel_index(int(np.argmin(move)), move.shape)
+        if min(swap[i, j], move[mi, mk]) >= -1e-12:
+            break
+        if swap[i, j] <= move[mi, mk]:
+            split[i], split[j] = split[j], split[i]
+        else:
+            split[mi] = mk
+    return split
+
+
+def _visit_progress(visit: int, n_visits: int) -> float:
+    """A visit's place in the patient's follow-up, in [0, 1] (a single visit counts as the last)."""
+    return visit / max(n_visits - 1, 1) if n_visits > 1 else 1.0
+
+
+def _burden(anat, n_visits: int, be_stems, jsn_stems=()) -> tuple[float, ...]:
+    """Expected positive BE and JSN joints summed over a patient's visits, from its drawn disease parameters.
+
+    Same lesion-load rule as ``geometry.build_hand`` (e = slope·severity_visit + offset): a BE joint counts
+    when e > 0, a JSN joint when its gap ratio falls below the score-0 band. Returns ``(be,)`` when
+    ``jsn_stems`` is empty (RAM-W600), else ``(be, jsn)``.
+    """
+    from ramkit.synth.geometry import JSN_BANDS
+
+    be = jsn = 0
+    for v in range(n_visits):
+        sev = anat.severity * (0.5 + 0.5 * _visit_progress(v, n_visits))
+        be += sum(anat.be_slope[s] * sev + anat.be_offset[s] > 0 for s in be_stems)
+        jsn += sum(1.0 - 1.6 * max(anat.jsn_slope[s] * sev + anat.jsn_offset[s], 0.0) < JSN_BANDS[0]
+                   for s in jsn_stems)
+    return (float(be), float(jsn)) if len(jsn_stems) else (float(be),)
 
 
 def _visits(total: int, n_patients: int, rng: np.random.Generator, cap: int = 4) -> list[int]:
@@ -71,7 +146,9 @@ def _plan_hands(hands: int, seed: int) -> list[_Hand]:
     rng = np.random.default_rng([seed, 0])
     n_pat = max(3, int(round(hands / 2.5)))
     visits = _visits(hands, n_pat, rng)
-    splits = _split_patients(n_pat, rng)
+    be_stems, jsn_stems = [j.stem for j in anatomy.BE_JOINTS], [j.stem for j in anatomy.JSN_JOINTS]
+    splits = _split_patients([(visits[p],) + _burden(_hand_anatomy(seed, p), visits[p], be_stems, jsn_stems)
+                              for p in range(n_pat)])
     ids = rng.choice(np.arange(1, 10000), size=n_pat, replace=False)
     image_ids = rng.choice(np.arange(1000, 100000), size=hands, replace=False)
     out: list[_Hand] = []
@@ -98,7 +175,11 @@ def _plan_wrists(wrists: int, seed: int) -> list[tuple]:
     rng = np.random.default_rng([seed, 5])
     n_pat = max(3, int(round(wrists / 2)))
     visits = _visits(wrists, n_pat, rng, cap=3)
-    splits = _split_patients(n_pat, rng)
+    from ramkit.synth.geometry import W600_TO_BE
+
+    w_stems = tuple(W600_TO_BE[j.stem] for j in anatomy.W600_JOINTS)
+    splits = _split_patients([(visits[p],) + _burden(_wrist_anatomy(seed, p), visits[p], w_stems)
+                              for p in range(n_pat)])
     ids = rng.choice(np.arange(1, 10000), size=n_pat, replace=False)
     plan = []
     for p in range(n_pat):
@@ -106,6 +187,13 @@ def _plan_wrists(wrists: int, seed: int) -> list[tuple]:
         for v in range(visits[p]):
             plan.append((len(plan), p, f"{int(ids[p]):04d}", f"{v + 1:04d}", side, splits[p], v, visits[p]))
     return plan
+
+
+def _hand_anatomy(seed: int, patient: int):
+    """Anatomy and disease of hand patient ``patient`` (stream ``(seed, 2, patient)``)."""
+    from ramkit.synth.geometry import draw_anatomy
+
+    return draw_anatomy(np.random.default_rng([seed, 2, patient]))
 
 
 def _wrist_anatomy(seed: int, patient: int):
@@ -119,7 +207,7 @@ def _wrist_anatomy(seed: int, patient: int):
 def _draw_planned_hand(h: _Hand, anat, seed: int, size: str):
     from ramkit.synth.phantom import draw_hand
 
-    prog = h.visit / max(h.n_visits - 1, 1) if h.n_visits > 1 else 1.0
+    prog = _visit_progress(h.visit, h.n_visits)
     return draw_hand(np.random.default_rng([seed, 1, h.index]), anat, progress=prog, size=size, view="hand",
                      center=h.center)
 
@@ -129,7 +217,7 @@ def _draw_planned_wrist(entry: tuple, anat, seed: int, size: str):
     from ramkit.synth.phantom import draw_hand
 
     index, _, _, _, side, _, v, nv = entry
-    prog = v / max(nv - 1, 1) if nv > 1 else 1.0
+    prog = _visit_progress(v, nv)
     d = draw_hand(np.random.default_rng([seed, 4, index]), anat, progress=prog, size=size, view="wrist")
     img, masks, boxes = d.image, d.wrist_masks, d.wrist_boxes
     W = img.shape[1]
@@ -144,11 +232,8 @@ def redraw_hand(hands: int, seed: int, index: int, size: str = "small"):
 
     Used by round-trip tests to compare what the readers return with what was drawn.
     """
-    from ramkit.synth.geometry import draw_anatomy
-
     h = _plan_hands(hands, seed)[index]
-    anat = draw_anatomy(np.random.default_rng([seed, 2, h.patient]))
-    return h.stem, h.split, _draw_planned_hand(h, anat, seed, size)
+    return h.stem, h.split, _draw_planned_hand(h, _hand_anatomy(seed, h.patient), seed, size)
 
 
 def redraw_wrist(wrists: int, seed: int, index: int, size: str = "small"):
@@ -231,7 +316,6 @@ def _write_h1200(root: Path, hands: int, seed: int, size: str, progress: bool) -
 
     from ramkit.io.coco import build_coco
     from ramkit.progress import track
-    from ramkit.synth.geometry import draw_anatomy
 
     plan = _plan_hands(hands, seed)
     bone_cats = anatomy.h1200_bone_categories()
@@ -250,7 +334,7 @@ def _write_h1200(root: Path, hands: int, seed: int, size: str, progress: bool) -
     items = track(plan, "synth hands") if progress else plan
     for h in items:
         if h.patient not in anats:
-            anats[h.patient] = draw_anatomy(np.random.default_rng([seed, 2, h.patient]))
+            anats[h.patient] = _hand_anatomy(seed, h.patient)
         d = _draw_planned_hand(h, anats[h.patient], seed, size)
         S = per_split[h.split]
         file_name = f"{h.stem}.bmp"

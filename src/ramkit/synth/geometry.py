@@ -24,7 +24,8 @@ from ramkit import anatomy
 FINGER_GAP_MM = 2.8  #: normal MCP/PIP/IP joint gap
 CARPAL_GAP_MM = 2.0  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
 PLAIN_GAP_MM = 0.9  #: unscored inter-carpal gaps
-MIN_BITE_MM = 1.5  #: smallest erosion radius (a visible notch)
+MIN_BITE_MM = 2.0  #: smallest erosion radius (a visible notch: ~6 px at medium size)
+BE50_CLARITY = 0.8  #: share of attenuation a fainter SvdH-BE-50 bite removes (BE-90 bites remove all)
 #: BE score bands on the eroded fraction of the joint's reference area (upper bounds for 1, 2, 3; above = 5).
 BE_BANDS: tuple[float, float, float] = (0.07, 0.16, 0.28)
 #: JSN score bands on the drawn gap relative to normal (lower bounds for scores 0, 1, 2, 3; below = 4).
@@ -453,7 +454,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             rho = max(MIN_BITE_MM, r_ref * np.sqrt(2 * frac_target * w))
             rho = min(rho, 0.75 * r_ref)
             cat = anatomy.BE_CATEGORIES[0] if rho >= 0.42 * r_ref or frac_target > 0.2 else anatomy.BE_CATEGORIES[1]
-            clar = 1.0 if cat == anatomy.BE_CATEGORIES[0] else 0.55
+            clar = 1.0 if cat == anatomy.BE_CATEGORIES[0] else BE50_CLARITY
             centre = _site_point(bones[bone_name], u_site, inset * rho, stem)
             bites.append(Bite(bone_name, centre, float(rho), cat, clar, stem))
     for bone_name, u_site, rho in anat.nonsvdh_plan:

@@ -27,6 +27,7 @@ from ramkit.synth.geometry import Bone, HandAnatomy, HandGeometry, Pose, build_h
 #: (height, width, mm per pixel) of hand radiographs and wrist crops per size.
 SIZES: dict[str, dict[str, tuple[int, int, float]]] = {
     "small": {"hand": (432, 320, anatomy.H1200_SPACING_MM * 4), "wrist": (160, 160, 90.0 / 160)},
+    "medium": {"hand": (864, 640, anatomy.H1200_SPACING_MM * 2), "wrist": (300, 300, 90.0 / 300)},
     "full": {"hand": (1720, 1280, anatomy.H1200_SPACING_MM), "wrist": (600, 600, anatomy.W600_SPACING_MM)},
 }
 
@@ -166,7 +167,7 @@ def draw_hand(
         pose = Pose.draw(rng)
     H, W, sp = SIZES[size][view]
     if view == "hand" and width_jitter:
-        W = int(W + (16 if size == "small" else 64) * int(rng.integers(-1, 2)))
+        W = int(W + {"small": 16, "medium": 32}.get(size, 64) * int(rng.integers(-1, 2)))
     geo = build_hand(anat, pose, progress, wrist_view=(view == "wrist"))
     # hand frame (mm) -> pixel (x=col, y=row)
     if view == "hand":
