@@ -4,8 +4,8 @@
     python benchmarks/bench_train.py learn [--cohort DIR] [--minutes 4] [--tasks hand-bone-seg,hand-jsn-score,...]
 
 ``throughput``: training patches/s (median over steps after warm-up) and the share of step time spent fetching
-data, for the bench presets of hand-bone-seg (U-Net, 128² patches) and hand-jsn-score (ResNet18, 64² ROIs), and
-inference ms per image (sliding window over a whole small-cohort hand) / per ROI.
+data, for the bench presets of hand-bone-seg (U-Net, 160² patches at scale 0.25) and hand-jsn-score (ResNet18, 64² ROIs), and
+inference ms per image (sliding window over a whole medium-cohort hand) / per ROI.
 ``learn``: trains the bench presets (epochs × ``--epochs-scale``) on the synthetic cohort with a wall-clock cap
 per task (``--minutes``) and reports the
 test headline metric (bone DSC, JSN QWK, BE QWK, wrist DSC). Results are printed and written as JSON to
@@ -27,10 +27,11 @@ os.environ.setdefault("RAMKIT_NO_PROGRESS", "1")
 
 def _cohort(path: Path | None, hands: int) -> Path:
     from ramkit.synth import generate_cohort
+    from ramkit.train.bench import COHORT
 
-    path = path or Path("/tmp/ramkit_bench_train_cohort")
-    if not (path / "RAM-H1200-v1").is_dir():
-        generate_cohort(path, hands=hands, seed=0, size="small", progress=False)
+    path = path or Path(f"/tmp/ramkit_bench_train_cohort_{COHORT['size']}_{hands}")
+    if not (path / "RAM-H1200-v1").is_dir():  # the bench presets are sized for the bench cohort
+        generate_cohort(path, hands=hands, seed=0, size=COHORT["size"], progress=False)
     return path
 
 
@@ -39,7 +40,7 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
 
     from ramkit.tasks import get
     from ramkit.train.bench import task_config
-    from ramkit.train.data import TaskDataset, cases, open_dataset
+    from ramkit.train.data import TaskDataset, cases, open_dataset, rescale_case
     from ramkit.train.inference import roi_predict, seg_logits
     from ramkit.train.trainer import TaskLoss, build_model
 
@@ -49,7 +50,8 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
         spec = get(task)
         cfg = task_config(task, cohort / "RAM-H1200-v1", Path("/tmp/unused")).resolve()
         ds = open_dataset(spec, cfg.data)
-        train = TaskDataset(spec, cases(spec, ds, "train"), cfg.patch_size, seed=0,
+        train_cases = [rescale_case(c, cfg.input_scale) for c in cases(spec, ds, "train")]
+        train = TaskDataset(spec, train_cases, cfg.patch_size, seed=0,
                             patches_per_image=cfg.patches_per_image)
         loader = torch.utils.data.DataLoader(train, batch_size=cfg.batch_size, shuffle=True, drop_last=True)
         model = build_model(cfg, spec)
@@ -73,11 +75,11 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
         model.eval()
         if spec.accessor == "seg":
             img = cases(spec, ds, "test")[0].image()
-            seg_logits(model, img, spec, cfg.patch_size, torch.device("cpu"))
+            seg_logits(model, img, spec, cfg.patch_size, torch.device("cpu"), scale=cfg.input_scale)
             ts = []
             for _ in range(3):
                 t0 = time.perf_counter()
-                seg_logits(model, img, spec, cfg.patch_size, torch.device("cpu"))
+                seg_logits(model, img, spec, cfg.patch_size, torch.device("cpu"), scale=cfg.input_scale)
                 ts.append(time.perf_counter() - t0)
             infer = {"ms_per_image": 1000 * statistics.median(ts), "image_shape": list(img.shape)}
         else:
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=("throughput", "learn"))
     ap.add_argument("--cohort", type=Path, default=None)
-    ap.add_argument("--hands", type=int, default=24)
+    ap.add_argument("--hands", type=int, default=48)
     ap.add_argument("--minutes", type=float, default=4.0)
     ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply the bench preset epochs")
     ap.add_argument("--tasks", default="hand-bone-seg,hand-jsn-score,hand-be-score,wrist-bone-seg")

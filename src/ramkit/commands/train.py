@@ -23,6 +23,10 @@ def train_command(
     lr: Optional[float] = typer.Option(None, "--lr"),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience (0 = off)."),
+    input_scale: Optional[float] = typer.Option(None, "--input-scale",
+                                                help="Patch tasks: resample images by this factor (scored at full res)."),
+    warmup_epochs: Optional[int] = typer.Option(None, "--warmup-epochs",
+                                                help="Linear LR warm-up epochs before the cosine (default 0)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
     amp: Optional[str] = typer.Option(None, "--amp", help="auto, bf16, fp16 or none."),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -56,7 +60,7 @@ def train_command(
         base = {k.replace("-", "_"): v for k, v in base.items()}
     flags = dict(data=data, out=out, model=model, model_size=model_size, epochs=epochs, batch_size=batch_size,
                  patch_size=patch_size, patches_per_image=patches_per_image, lr=lr, weight_decay=weight_decay,
-                 patience=patience, device=device, amp=amp, seed=seed, weights=weights, be_protocol=be_protocol,
+                 patience=patience, input_scale=input_scale, warmup_epochs=warmup_epochs, device=device, amp=amp, seed=seed, weights=weights, be_protocol=be_protocol,
                  ordinal=ordinal, ordinal_pos_weight=ordinal_pos_weight, num_workers=num_workers, threads=threads, max_minutes=max_minutes)
     base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})
     base["task"] = task
@@ -114,12 +118,14 @@ def bench_command(
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task ids (default: all)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads",
+                                          help="torch CPU threads (default: 2 when the CPU is idle, else 1)."),
 ) -> None:
     """Synthetic cohort -> check -> brief training of every task -> test -> one summary table per task."""
     from ramkit.train.bench import run_bench
 
     run_bench(out, quick=quick, hands=hands, epochs_scale=epochs_scale,
-              tasks=tasks.split(",") if tasks else None, seed=seed, device=device)
+              tasks=tasks.split(",") if tasks else None, seed=seed, device=device, threads=threads)
 
 
 def register(app: typer.Typer) -> None:

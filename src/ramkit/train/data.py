@@ -164,6 +164,37 @@ def resize_target(t: torch.Tensor, size: int) -> torch.Tensor:
     return x if t.dim() == 3 else x.squeeze(0)
 
 
+def rescale_image(img: torch.Tensor, scale: float) -> torch.Tensor:
+    """Bilinear (antialiased) resampling of a 1×H×W float image by ``scale`` (sides rounded, at least 1)."""
+    h, w = img.shape[-2:]
+    size = (max(1, int(round(h * scale))), max(1, int(round(w * scale))))
+    return F.interpolate(img.unsqueeze(0), size=size, mode="bilinear", antialias=True, align_corners=False).squeeze(0)
+
+
+def rescale_case(case: Case, scale: float) -> Case:
+    """A case whose image (float32 in [0, 1], bilinear) and target (nearest) are resampled by ``scale``.
+
+    Used by ``input_scale`` runs: patch tasks then train on coarser images (more context per patch, fewer
+    pixels) while validation/testing resample the same way and score at full resolution.
+    """
+    if scale == 1.0:
+        return case
+
+    def image() -> np.ndarray:
+        x = torch.from_numpy(to_float(np.ascontiguousarray(case.image()))).unsqueeze(0)
+        return rescale_image(x, scale)[0].numpy()
+
+    def target() -> np.ndarray:
+        t = np.asarray(case.target())
+        x = torch.from_numpy(np.ascontiguousarray(t if t.ndim == 3 else t[None])).float().unsqueeze(0)
+        h, w = x.shape[-2:]
+        size = (max(1, int(round(h * scale))), max(1, int(round(w * scale))))
+        y = F.interpolate(x, size=size, mode="nearest")[0].numpy().astype(t.dtype)
+        return y if t.ndim == 3 else y[0]
+
+    return Case(case.key, image, target, dict(case.meta))
+
+
 def _target_tensor(spec: TaskSpec, tgt) -> torch.Tensor:
     if spec.activation == "softmax":
         return torch.from_numpy(np.asarray(tgt, dtype=np.int64))

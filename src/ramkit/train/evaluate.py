@@ -79,13 +79,13 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
         evaluator = SegmentationEvaluator(names, task="be" if spec.id == "hand-be-seg" else "bone")
         warm = items[0].image()
         for _ in range(warmup):
-            inf.seg_logits(model, warm, spec, size, dev, amp)
+            inf.seg_logits(model, warm, spec, size, dev, amp, scale=cfg.input_scale)
         times, preds = [], {}
         for c in it:
             img, tgt = c.image(), c.target()
             _sync(dev)
             t0 = time.perf_counter()
-            logits = inf.seg_logits(model, img, spec, size, dev, amp)
+            logits = inf.seg_logits(model, img, spec, size, dev, amp, scale=cfg.input_scale)
             _sync(dev)
             times.append(time.perf_counter() - t0)
             pred = inf.seg_masks(logits, spec)
@@ -200,7 +200,7 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
             img = read_gray(p)
             if img.ndim != 2:
                 raise RamkitError(f"expected a single-channel image, got shape {img.shape}", p)
-            logits = inf.seg_logits(model, img, spec, cfg.patch_size, dev, amp)
+            logits = inf.seg_logits(model, img, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
             masks = inf.restore_size(inf.seg_masks(logits, spec), *img.shape)
             stem = Path(p).stem
             with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:

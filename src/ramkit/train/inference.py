@@ -10,7 +10,7 @@ from torch import nn
 
 from ramkit.models.ordinal import ordinal_decode
 from ramkit.tasks import TaskSpec
-from ramkit.train.data import resize_image, resize_target, to_float
+from ramkit.train.data import rescale_image, resize_image, resize_target, to_float
 
 
 def autocast(device: torch.device, amp: str):
@@ -23,24 +23,31 @@ def autocast(device: torch.device, amp: str):
 
 @torch.no_grad()
 def seg_logits(model: nn.Module, img: np.ndarray | torch.Tensor, spec: TaskSpec, size: int, device: torch.device,
-               amp: str = "none", sw_batch: int = 4, overlap: float = 0.5) -> torch.Tensor:
+               amp: str = "none", sw_batch: int = 4, overlap: float = 0.5, scale: float = 1.0) -> torch.Tensor:
     """C×H×W float logits for one H×W image (uint8/uint16 array or a 1×H×W float tensor in [0, 1]).
 
     Patch tasks: MONAI sliding window (roi = training patch size, overlap 0.5, Gaussian blending) at full
-    resolution. Whole-image tasks: the image resized to ``size``; logits are returned at ``size``×``size``.
+    resolution. With ``scale`` ≠ 1 (a run trained with ``input_scale``) the image is first resampled by ``scale``
+    exactly as in training and the logits are resized back (bilinear) to H×W, so metrics stay at full resolution.
+    Whole-image tasks: the image resized to ``size``; logits are returned at ``size``×``size``.
     """
     from monai.inferers import sliding_window_inference
 
     x = img if isinstance(img, torch.Tensor) else torch.from_numpy(to_float(np.ascontiguousarray(img))).unsqueeze(0)
     x = x.to(device)
+    h, w = x.shape[-2:]
     if spec.input == "whole":
         x = resize_image(x.cpu(), size).to(device)
+    elif scale != 1.0:
+        x = rescale_image(x.cpu(), scale).to(device)
     with autocast(device, amp):
         if spec.input == "whole":
             out = model(x.unsqueeze(0))
         else:
             out = sliding_window_inference(x.unsqueeze(0), roi_size=(size, size), sw_batch_size=sw_batch,
                                            predictor=model, overlap=overlap, mode="gaussian", padding_mode="constant")
+    if spec.input != "whole" and out.shape[-2:] != (h, w):
+        out = torch.nn.functional.interpolate(out.float(), size=(h, w), mode="bilinear", align_corners=False)
     return out[0].float()
 
 

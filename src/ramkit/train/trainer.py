@@ -43,12 +43,15 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float | None = None
     patience: int | None = None  #: 0 disables early stopping
+    input_scale: float = 1.0  #: patch tasks: resample images by this factor (train + inference; scored at full res)
+    warmup_epochs: int = 0  #: linear learning-rate warm-up epochs before the cosine decay (0 = paper schedule)
     seed: int = 2026
     device: str = "auto"  #: "cpu" | "cuda" | "auto"
     amp: str = "auto"  #: "auto" (bf16/fp16 on CUDA, off on CPU) | "bf16" | "fp16" | "none"
     be_protocol: str = "svdh90"
     ordinal: str = "independent"  #: "independent" | "coral"
-    ordinal_pos_weight: bool = False  #: per-threshold pos_weight = #neg/#pos (official --use_class_weight)
+    ordinal_pos_weight: bool | str = False  #: True: per-threshold pos_weight #neg/#pos (official --use_class_weight);
+    #: "sqrt": its square root (damped; the CPU bench uses it so rare top scores are not over-predicted)
     weights: str | None = None  #: user safetensors to start from
     num_workers: int = 0
     max_val_cases: int | None = None  #: validate on the first N cases only (CPU smoke runs)
@@ -71,6 +74,10 @@ class TrainConfig:
             raise RamkitError(f"unknown --amp {d['amp']!r}; expected auto, bf16, fp16 or none")
         if d["device"] not in ("auto", "cpu", "cuda"):
             raise RamkitError(f"unknown --device {d['device']!r}; expected cpu, cuda or auto")
+        if d["ordinal_pos_weight"] not in (True, False, "sqrt"):
+            raise RamkitError(f"ordinal_pos_weight must be true, false or 'sqrt' (got {d['ordinal_pos_weight']!r})")
+        if not 0.05 <= float(d["input_scale"]) <= 4.0:
+            raise RamkitError(f"--input-scale must be in [0.05, 4] (got {d['input_scale']})")
         for k in ("epochs", "batch_size", "patch_size"):
             if int(d[k]) < 1:
                 raise RamkitError(f"--{k.replace('_', '-')} must be >= 1 (got {d[k]})")
@@ -147,7 +154,9 @@ class TaskLoss(nn.Module):
         elif spec.loss == "dicece":
             from monai.losses import DiceCELoss
 
-            self.dice = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True)
+            # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise
+            self.dice = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True,
+                                   batch=True)
         self.register_buffer("weights", class_weights if class_weights is not None else torch.ones(2))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -196,6 +205,39 @@ def init_output_bias(model: nn.Module, channels: int, prior: float = 0.01) -> bo
     return True
 
 
+def lesion_cases_first(val_cases: list) -> list:
+    """Validation cases with any lesion first (original order kept within each group).
+
+    With ``max_val_cases`` the selection metric ``positive_DSC`` (DSC over images *with* lesions) must see lesion
+    images: a subset of lesion-free images scores 0 for every epoch and freezes model selection at epoch 1.
+    """
+    pos, neg = [], []
+    for c in val_cases:
+        (pos if np.asarray(c.target()).any() else neg).append(c)
+    return pos + neg
+
+
+def make_scheduler(opt: torch.optim.Optimizer, epochs: int, warmup_epochs: int = 0, floor: float = 0.01):
+    """Per-epoch schedule: cosine from the base LR down to ``floor`` × LR over ``epochs``.
+
+    With ``warmup_epochs`` > 0 the first epochs ramp linearly (epoch e runs at (e+1)/(w+1) of the LR) and the cosine
+    spans the remaining epochs. Without warm-up this is ``CosineAnnealingLR(T_max=epochs, eta_min=floor·lr)``.
+    """
+    if warmup_epochs <= 0:
+        lr = opt.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=lr * floor)
+    w = int(warmup_epochs)
+    span = max(epochs - w, 1)
+
+    def factor(e: int) -> float:
+        if e < w:
+            return (e + 1) / (w + 1)
+        t = min(e - w, span) / span
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
 def _oom(exc: BaseException, cfg: TrainConfig) -> RamkitError:
     return RamkitError(
         f"GPU out of memory with batch size {cfg.batch_size} and patch size {cfg.patch_size}; "
@@ -218,7 +260,7 @@ def validate(model: nn.Module, spec: TaskSpec, val_cases, cfg: TrainConfig, devi
         n = spec.out_channels(cfg.be_protocol)
         for c in cases:
             img, tgt = c.image(), c.target()
-            logits = inf.seg_logits(model, img, spec, cfg.patch_size, device, amp)
+            logits = inf.seg_logits(model, img, spec, cfg.patch_size, device, amp, scale=cfg.input_scale)
             pred = inf.seg_masks(logits, spec)
             truth = inf.target_masks(tgt, spec, n, cfg.patch_size)
             d = np.asarray(dice(pred, truth), dtype=float)
@@ -271,6 +313,8 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     ds = dataset if dataset is not None else open_dataset(spec, cfg.data)
     train_cases = cases(spec, ds, "train", cfg.be_protocol)
     val_cases = cases(spec, ds, "val", cfg.be_protocol) if "val" in splits_of(ds) else []
+    if cfg.max_val_cases and spec.select == "positive_DSC":
+        val_cases = lesion_cases_first(val_cases)
     seed_everything(cfg.seed + rank)
     model = build_model(cfg, spec).to(device)
 
@@ -286,9 +330,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         t = ordinal_targets(torch.tensor([int(c.target()) for c in train_cases]), k)
         pos = t.sum(0)
         pos_weight = ((len(t) - pos) / pos.clamp(min=1)).clamp(max=100.0)
+        if cfg.ordinal_pos_weight == "sqrt":
+            pos_weight = pos_weight.sqrt()
     loss_fn = TaskLoss(spec, class_weights, pos_weight).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
+    sched = make_scheduler(opt, cfg.epochs, cfg.warmup_epochs)
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
 
     meta = {"epoch": -1, "best": -math.inf, "best_epoch": -1, "bad_epochs": 0}
@@ -309,6 +355,10 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    if spec.input == "patch" and cfg.input_scale != 1.0:
+        from ramkit.train.data import rescale_case
+
+        train_cases = [rescale_case(c, cfg.input_scale) for c in train_cases]
     train_ds = TaskDataset(spec, train_cases, cfg.patch_size, seed=cfg.seed, train=True,
                            patches_per_image=cfg.patches_per_image, fg_ratio=cfg.fg_ratio)
     log_path = run / "log.csv"

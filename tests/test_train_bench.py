@@ -1,0 +1,113 @@
+"""CPU-bench settings: LR warm-up schedule, ``input_scale`` training/inference, damped ordinal pos_weight and the
+bench presets/protocol table (fast; the bench itself is measured by ``ramkit bench``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_train_fakes import FakeDataset  # noqa: E402
+
+from ramkit.errors import RamkitError  # noqa: E402
+from ramkit.tasks import TASKS, get  # noqa: E402
+from ramkit.train import TrainConfig, fit  # noqa: E402
+from ramkit.train.data import Case, rescale_case  # noqa: E402
+from ramkit.train.trainer import make_scheduler  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _lrs(epochs: int, warmup: int) -> list[float]:
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([p], lr=1.0)
+    sched = make_scheduler(opt, epochs, warmup)
+    out = []
+    for _ in range(epochs):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_warmup_then_cosine():
+    lrs = _lrs(6, 1)
+    assert lrs[0] == pytest.approx(0.5)  # epoch 0 at 1/(w+1)
+    assert lrs[1] == pytest.approx(1.0)  # full LR after the warm-up
+    assert all(a >= b for a, b in zip(lrs[1:], lrs[2:]))  # then cosine decay
+    assert lrs[-1] > 0.01 - 1e-9
+    # no warm-up = the paper schedule (CosineAnnealingLR from the full LR)
+    plain = _lrs(4, 0)
+    assert plain[0] == pytest.approx(1.0) and plain[1] < 1.0
+
+
+def test_rescale_case_shapes_and_labels():
+    img = np.zeros((40, 32), np.uint8)
+    img[10:30, 8:24] = 200
+    masks = np.zeros((2, 40, 32), np.uint8)
+    masks[0, 10:30, 8:24] = 1
+    label = masks[0].astype(np.int64) * 2
+    c = rescale_case(Case("a", lambda: img, lambda: masks, {}), 0.5)
+    x, t = c.image(), c.target()
+    assert x.shape == (20, 16) and x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
+    assert t.shape == (2, 20, 16) and t.dtype == np.uint8 and set(np.unique(t)) <= {0, 1}
+    assert t[0].sum() == pytest.approx(masks[0].sum() / 4, rel=0.2) and t[1].sum() == 0
+    lab = rescale_case(Case("b", lambda: img, lambda: label, {}), 0.5).target()
+    assert lab.shape == (20, 16) and set(np.unique(lab)) == {0, 2}
+    assert rescale_case(Case("c", lambda: img, lambda: masks, {}), 1.0).image() is img
+
+
+def test_input_scale_run_scores_at_full_resolution(tmp_path):
+    from ramkit.train.evaluate import run_test
+    from ramkit.train.inference import seg_logits
+    from ramkit.train.trainer import load_run
+
+    ds = FakeDataset(n_channels=30, n=3, size=48)
+    cfg = TrainConfig(task="hand-bone-seg", data="unused", out=str(tmp_path / "r"), model_size="tiny", epochs=1,
+                      batch_size=2, patch_size=16, patches_per_image=2, tensorboard=False, threads=1, seed=1,
+                      input_scale=0.5, warmup_epochs=1)
+    run = fit(cfg, dataset=ds, quiet=True)
+    model, spec, rcfg, _ = load_run(run)
+    assert rcfg.input_scale == 0.5 and rcfg.warmup_epochs == 1
+    img = ds.seg("val")[0].image()
+    out = seg_logits(model, img, spec, rcfg.patch_size, torch.device("cpu"), scale=rcfg.input_scale)
+    assert out.shape == (30, *img.shape)  # logits resized back to the source size
+    s = run_test(run, "unused", dataset=ds, quiet=True, warmup=1)
+    assert 0.0 <= s["DSC"] <= 1.0
+
+
+def test_bad_input_scale_and_pos_weight_are_one_line_errors(tmp_path):
+    with pytest.raises(RamkitError, match="input-scale"):
+        TrainConfig(task="hand-bone-seg", data="d", out=str(tmp_path), input_scale=0.0).resolve()
+    with pytest.raises(RamkitError, match="ordinal_pos_weight"):
+        TrainConfig(task="hand-jsn-score", data="d", out=str(tmp_path), ordinal_pos_weight="half").resolve()
+
+
+def test_sqrt_pos_weight_trains(tmp_path):
+    ds = FakeDataset(n_channels=30, n=3, size=40)
+    cfg = TrainConfig(task="hand-be-score", data="unused", out=str(tmp_path / "r"), model="MobileNet",
+                      model_size="tiny", epochs=1, batch_size=4, patch_size=32, tensorboard=False, threads=1,
+                      ordinal_pos_weight="sqrt")
+    run = fit(cfg, dataset=ds, quiet=True)
+    assert json.loads((run / "last.json").read_text())["config"]["ordinal_pos_weight"] == "sqrt"
+
+
+def test_bench_presets_resolve_and_protocol_table(tmp_path, monkeypatch):
+    from ramkit.train.bench import PRESETS, QUICK, auto_threads, protocol_table, task_config
+
+    assert set(PRESETS) == set(TASKS) == set(QUICK)
+    for quick in (False, True):
+        for task in TASKS:
+            cfg = task_config(task, tmp_path, tmp_path / task, quick=quick, threads=1).resolve()
+            assert cfg.patience == 0 and cfg.warmup_epochs >= 1 and cfg.threads == 1
+            if get(task).input != "patch":
+                assert cfg.input_scale == 1.0
+    table = protocol_table()
+    assert all(f"| {t} |" in table for t in TASKS)
+    monkeypatch.setenv("RAMKIT_THREADS", "1")
+    assert auto_threads() == 1
