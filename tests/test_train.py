@@ -149,7 +149,11 @@ def test_test_and_predict_outputs(tmp_path, hand_ds):
     masks = np.load(tmp_path / "pred" / "new.npy")
     assert masks.shape == (30, 40, 48)
     rle = json.loads((tmp_path / "pred" / "new.json").read_text())
-    assert len(rle["masks"]) == 30 and len(files) == 3
+    assert len(rle["masks"]) == 30 and len(files) == 4 and (tmp_path / "pred" / "new_overlay.png").is_file()
+    # a left hand is mirrored for the model and its masks mirrored back onto the input grid
+    write_gray(tmp_path / "mirror_L.png", hand_ds.seg("test")[0].image()[:, ::-1])
+    run_predict(run, [str(tmp_path / "mirror_L.png")], tmp_path / "pred")
+    assert np.array_equal(np.load(tmp_path / "pred" / "mirror_L.npy"), masks[:, :, ::-1])
 
     run = fit(_cfg("hand-jsn-score", tmp_path / "jsn"), dataset=hand_ds, quiet=True)
     s = run_test(run, "unused", dataset=hand_ds, quiet=True, warmup=1)

@@ -22,13 +22,13 @@ class FakeSeg:
     label: np.ndarray
     side: str = "R"
 
-    def image(self):
+    def image(self, orient=False):
         return self.img
 
     def bones(self):
         return self.masks_
 
-    def masks(self):
+    def masks(self, orient=False):
         return self.masks_
 
     def be(self, protocol="svdh90"):
@@ -44,7 +44,7 @@ class FakeScore:
     side: str = "R"
     path: str = "fake.bmp"
 
-    def image(self):
+    def image(self, orient=False):
         return self.img
 
 

@@ -102,11 +102,25 @@ def predict_command(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     device: str = typer.Option("auto", "--device"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
+    spacing: Optional[float] = typer.Option(
+        None, "--spacing", help="Pixel spacing (mm) the model was trained at; images with a known spacing (DICOM) "
+        "are resampled to it. Default: the dataset's release spacing (0.175 hand, 0.15 wrist)."),
+    side: Optional[str] = typer.Option(None, "--side", help="L or R for every image (default: DICOM laterality or "
+                                       "the file name's _L/_R)."),
 ) -> None:
-    """Predict new images: masks (PNG, .npy, COCO RLE JSON) or scores (CSV)."""
+    """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
+
+    Radiographs (BMP/PNG/TIFF 8/16-bit or DICOM) of left hands are mirrored to right-hand orientation for the model
+    and the masks are mirrored back, so outputs always lie on the input file's grid.
+    """
     from ramkit.train.evaluate import run_predict
 
-    files = run_predict(run, [str(p) for p in images], out, device=device, threads=threads)
+    if side is not None and side.upper() not in ("L", "R"):
+        from ramkit.errors import RamkitError
+
+        raise RamkitError(f"--side must be L or R, got {side!r}")
+    files = run_predict(run, [str(p) for p in images], out, device=device, threads=threads, spacing_mm=spacing,
+                        side=side.upper() if side else None)
     typer.echo(f"wrote {len(files)} files to {out}")
 
 

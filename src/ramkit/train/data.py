@@ -79,8 +79,9 @@ def cases(spec: TaskSpec, ds, split: str, be_protocol: str = "svdh90") -> list[C
         if spec.id == "hand-be-seg":
             samples = ds.seg(split, be_protocol=be_protocol)
             return [Case(s.stem, s.image, (lambda s=s: s.be(be_protocol)), {"side": s.side}) for s in samples]
-        samples = ds.seg(split)
-        return [Case(s.stem, s.image, s.masks, {"side": s.side}) for s in samples]
+        samples = ds.seg(split)  # RAM-W600: left wrists flipped to right-hand orientation, as the official loader
+        return [Case(s.stem, (lambda s=s: s.image(orient=True)), (lambda s=s: s.masks(orient=True)), {"side": s.side})
+                for s in samples]
     if spec.dataset == "h1200":
         rows = ds.scores(spec.score_kind, split)
     else:
@@ -91,7 +92,7 @@ def cases(spec: TaskSpec, ds, split: str, be_protocol: str = "svdh90") -> list[C
         if r.score not in values:
             raise RamkitError(f"{r.hand}/{r.joint.stem}: score {r.score} is not one of {values}", r.path)
         label = (1 if r.score != 0 else 0) if spec.activation == "softmax-binary" else values.index(r.score)
-        out.append(Case(f"{r.hand}/{r.joint.stem}", r.image, (lambda v=label: v),
+        out.append(Case(f"{r.hand}/{r.joint.stem}", (lambda r=r: r.image(orient=True)), (lambda v=label: v),
                         {"hand": r.hand, "joint": r.joint, "score": r.score, "side": r.side}))
     return out
 
@@ -214,7 +215,8 @@ class TaskDataset(Dataset):
     """
 
     def __init__(self, spec: TaskSpec, items: Sequence[Case], size: int, seed: int = 0, train: bool = True,
-                 patches_per_image: int | None = None, fg_ratio: float | None = None):
+                 patches_per_image: int | None = None, fg_ratio: float | None = None,
+                 pos_image_ratio: float | None = None):
         if not items:
             raise RamkitError(f"task {spec.id}: no training cases found")
         self.spec, self.items, self.size, self.seed, self.train = spec, list(items), size, seed, train
@@ -223,6 +225,10 @@ class TaskDataset(Dataset):
         self.epoch = 0
         self.cache = _Cache()
         self._fg: dict[str, np.ndarray] = {}
+        if pos_image_ratio is not None and not 0.0 <= pos_image_ratio <= 1.0:
+            raise RamkitError(f"pos_image_ratio must be in [0, 1] (got {pos_image_ratio})")
+        self.pos_image_ratio = pos_image_ratio if spec.input == "patch" else None
+        self._pos: list[int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch (part of every sample's random seed)."""
@@ -265,9 +271,22 @@ class TaskDataset(Dataset):
         t = tgt[y0:y0 + p, x0:x0 + p] if tgt.ndim == 2 else tgt[:, y0:y0 + p, x0:x0 + p]
         return img[y0:y0 + p, x0:x0 + p], t
 
+    def positive_indices(self) -> list[int]:
+        """Indices of the items whose target has any foreground (computed once; decodes every target)."""
+        if self._pos is None:
+            self._pos = [i for i, c in enumerate(self.items) if np.asarray(self.cache.get(c)[1]).any()]
+        return self._pos
+
     def __getitem__(self, index: int):
         case = self.items[index // self.per_image]
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.pos_image_ratio is not None:
+            # the image is redrawn: a share ``pos_image_ratio`` from the images with foreground, the rest from all
+            pos = self.positive_indices()
+            if pos and rng.random() < self.pos_image_ratio:
+                case = self.items[pos[int(rng.integers(len(pos)))]]
+            else:
+                case = self.items[int(rng.integers(len(self.items)))]
         img, tgt = self.cache.get(case)
         if self.spec.input == "patch":
             img, tgt = self._patch(img, tgt, case, rng)

@@ -169,15 +169,20 @@ def _num(v):
 
 
 def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLike, device: str = "auto",
-                threads: int | None = None) -> list[Path]:
+                threads: int | None = None, spacing_mm: float | None = None, side: str | None = None) -> list[Path]:
     """Predict new images with the selected model of ``run``; returns the files written under ``out``.
 
     Segmentation: ``<stem>.npy`` (uint8 C×H×W), ``<stem>.png`` (label map: softmax argmax, or for multi-label
-    outputs the index+1 of the last positive channel, for viewing) and ``<stem>.json`` (COCO RLE per class).
-    Scoring/classification: ``scores.csv`` with the predicted class/score per image. Images are not flipped.
+    outputs the index+1 of the last positive channel), ``<stem>_overlay.png`` (colour overlay of every mask on the
+    image, for viewing) and ``<stem>.json`` (COCO RLE per class). Whole radiographs are read with
+    :func:`ramkit.io.images.read_radiograph` (DICOM too): resampled to ``spacing_mm`` when their spacing is known
+    (default: the dataset's release spacing), left hands/wrists mirrored to right-hand orientation for the model;
+    masks are mapped back to the input file's grid and orientation.
+    Scoring/classification: ``scores.csv`` with the predicted class/score per ROI crop (crops are used as given).
     """
     from ramkit.io.coco import encode_mask
-    from ramkit.io.images import read_gray, write_gray
+    from ramkit.io.images import read_gray, read_radiograph, write_gray
+    from ramkit.report.overlay import overlay_rgb, write_rgb
     from ramkit.train import inference as inf
     from ramkit.train.trainer import amp_mode, load_run, pick_device
 
@@ -196,23 +201,27 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
     written: list[Path] = []
     if spec.accessor == "seg":
         names = list(spec.lesion_channels(cfg.be_protocol))
+        from ramkit import anatomy
+
+        target = spacing_mm or (anatomy.H1200_SPACING_MM if spec.dataset == "h1200" else anatomy.W600_SPACING_MM)
         for p in images:
-            img = read_gray(p)
-            if img.ndim != 2:
-                raise RamkitError(f"expected a single-channel image, got shape {img.shape}", p)
-            logits = inf.seg_logits(model, img, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
-            masks = inf.restore_size(inf.seg_masks(logits, spec), *img.shape)
+            rad = read_radiograph(p, target_spacing_mm=target, side=side, flip_left=True)
+            logits = inf.seg_logits(model, rad.pixels, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
+            masks = rad.to_source(inf.restore_size(inf.seg_masks(logits, spec), *rad.pixels.shape))
+            img = rad.to_source(rad.pixels)  # the input's grid, for the overlay
             stem = Path(p).stem
             with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:
                 np.save(f, masks.astype(np.uint8))
             label = np.zeros(img.shape, np.uint8)
+            masks = masks.astype(bool)
             for k in range(len(names)):
                 label[masks[k]] = k + 1
             write_gray(out / f"{stem}.png", label)
+            write_rgb(out / f"{stem}_overlay.png", overlay_rgb(img, masks))
             write_json(out / f"{stem}.json", {"image": os.fspath(p), "task": spec.id, "height": img.shape[0],
                                               "width": img.shape[1],
                                               "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)}})
-            written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}.json"]
+            written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_overlay.png", out / f"{stem}.json"]
         return written
     arrays = []
     for p in images:

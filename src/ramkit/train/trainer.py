@@ -40,6 +40,9 @@ class TrainConfig:
     patch_size: int | None = None  #: patch / input side (ROI and whole-image tasks: resize target)
     patches_per_image: int | None = None
     fg_ratio: float | None = None
+    pos_image_ratio: float | None = None  #: patch tasks: share of patches drawn from images with foreground
+    #: (None: every image equally often); the BE CPU bench oversamples the few lesion images this way
+    fg_class_weight: float | None = None  #: softmax (BE) tasks: CE weight of the lesion classes (background 1)
     lr: float | None = None
     weight_decay: float | None = None
     patience: int | None = None  #: 0 disables early stopping
@@ -143,7 +146,7 @@ class TaskLoss(nn.Module):
     """The loss of a task: BCE+Dice (multi-label), DiceCE (softmax), ordinal BCE, class-weighted CE."""
 
     def __init__(self, spec: TaskSpec, class_weights: torch.Tensor | None = None,
-                 pos_weight: torch.Tensor | None = None):
+                 pos_weight: torch.Tensor | None = None, ce_weight: torch.Tensor | None = None):
         super().__init__()
         self.spec = spec
         self.pos_weight = pos_weight
@@ -155,16 +158,22 @@ class TaskLoss(nn.Module):
             from monai.losses import DiceCELoss
 
             # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise
-            self.dice = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True,
-                                   batch=True)
+            from monai.losses import DiceLoss
+
+            # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise.
+            # Dice without background + (optionally class-weighted) CE over all classes.
+            self.dice = DiceLoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True,
+                                 batch=True)
         self.register_buffer("weights", class_weights if class_weights is not None else torch.ones(2))
+        self.ce_weight = ce_weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         if self.spec.loss == "bce+dice":
             return F.binary_cross_entropy_with_logits(logits, target) + self.dice(logits, target)
         if self.spec.loss == "dicece":
-            return self.dice(logits, target.unsqueeze(1))
+            w = None if self.ce_weight is None else self.ce_weight.to(logits.device)
+            return self.dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target.long(), weight=w)
         if self.spec.loss == "ordinal-bce":
             from ramkit.models.ordinal import ordinal_loss
 
@@ -332,7 +341,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         pos_weight = ((len(t) - pos) / pos.clamp(min=1)).clamp(max=100.0)
         if cfg.ordinal_pos_weight == "sqrt":
             pos_weight = pos_weight.sqrt()
-    loss_fn = TaskLoss(spec, class_weights, pos_weight).to(device)
+    ce_weight = None
+    if spec.loss == "dicece" and cfg.fg_class_weight:
+        ce_weight = torch.full((spec.out_channels(cfg.be_protocol),), float(cfg.fg_class_weight))
+        ce_weight[0] = 1.0
+    loss_fn = TaskLoss(spec, class_weights, pos_weight, ce_weight).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, cfg.epochs, cfg.warmup_epochs)
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
@@ -360,7 +373,8 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
 
         train_cases = [rescale_case(c, cfg.input_scale) for c in train_cases]
     train_ds = TaskDataset(spec, train_cases, cfg.patch_size, seed=cfg.seed, train=True,
-                           patches_per_image=cfg.patches_per_image, fg_ratio=cfg.fg_ratio)
+                           patches_per_image=cfg.patches_per_image, fg_ratio=cfg.fg_ratio,
+                           pos_image_ratio=cfg.pos_image_ratio)
     log_path = run / "log.csv"
     writer = None
     if rank == 0 and cfg.tensorboard:
