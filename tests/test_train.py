@@ -1,6 +1,6 @@
 """Trainer, data sampling, checkpoints, resume, test/predict and the CLI's bad-input lines.
 
-Uses in-memory reader doubles (tests/test_train_fakes.py) so the trainer is exercised without files; the synthetic
+Uses in-memory reader doubles (tests/train_fakes.py) so the trainer is exercised without files; the synthetic
 cohort is used by tests/test_train_synth.py.
 """
 
@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_train_fakes import FakeDataset  # noqa: E402
+from train_fakes import FakeDataset  # noqa: E402
 
 from ramkit.errors import RamkitError  # noqa: E402
 from ramkit.tasks import get  # noqa: E402
@@ -143,13 +143,13 @@ def test_test_and_predict_outputs(tmp_path, hand_ds):
     out = run / "test_test"
     for f in ("predictions.json", "per_case.csv", "summary.csv", "timing.json"):
         assert (out / f).is_file(), f
-    img = tmp_path / "new.png"
+    img = tmp_path / "new_R.png"
     write_gray(img, hand_ds.seg("test")[0].image())
     files = run_predict(run, [str(img)], tmp_path / "pred")
-    masks = np.load(tmp_path / "pred" / "new.npy")
+    masks = np.load(tmp_path / "pred" / "new_R.npy")
     assert masks.shape == (30, 40, 48)
-    rle = json.loads((tmp_path / "pred" / "new.json").read_text())
-    assert len(rle["masks"]) == 30 and len(files) == 4 and (tmp_path / "pred" / "new_overlay.png").is_file()
+    rle = json.loads((tmp_path / "pred" / "new_R.json").read_text())
+    assert len(rle["masks"]) == 30 and len(files) == 4 and (tmp_path / "pred" / "new_R_overlay.png").is_file()
     # a left hand is mirrored for the model and its masks mirrored back onto the input grid
     write_gray(tmp_path / "mirror_L.png", hand_ds.seg("test")[0].image()[:, ::-1])
     run_predict(run, [str(tmp_path / "mirror_L.png")], tmp_path / "pred")
@@ -196,7 +196,7 @@ DDP_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 torch.set_num_threads(1)
-from test_train_fakes import FakeDataset
+from train_fakes import FakeDataset
 from ramkit.train import TrainConfig, fit
 cfg = TrainConfig(task="hand-be-score", data="unused", out={out!r}, model="MobileNet", model_size="tiny", epochs=2,
                   batch_size=2, patch_size=32, tensorboard=False, threads=1, seed=0)

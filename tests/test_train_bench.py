@@ -12,7 +12,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_train_fakes import FakeDataset  # noqa: E402
+from train_fakes import FakeDataset  # noqa: E402
 
 from ramkit.errors import RamkitError  # noqa: E402
 from ramkit.tasks import TASKS, get  # noqa: E402

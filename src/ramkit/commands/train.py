@@ -20,6 +20,12 @@ def train_command(
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     patch_size: Optional[int] = typer.Option(None, "--patch-size", help="Patch / input side in pixels."),
     patches_per_image: Optional[int] = typer.Option(None, "--patches-per-image"),
+    fg_ratio: Optional[float] = typer.Option(None, "--fg-ratio",
+                                             help="Patch tasks: share of patches placed on foreground / lesion pixels."),
+    pos_image_ratio: Optional[float] = typer.Option(
+        None, "--pos-image-ratio", help="Patch tasks: share of patches drawn from images with foreground (lesions)."),
+    fg_class_weight: Optional[float] = typer.Option(
+        None, "--fg-class-weight", help="BE segmentation: cross-entropy weight of the lesion classes (background 1)."),
     lr: Optional[float] = typer.Option(None, "--lr"),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience (0 = off)."),
@@ -59,7 +65,8 @@ def train_command(
             raise RamkitError("expected a mapping of option: value", config)
         base = {k.replace("-", "_"): v for k, v in base.items()}
     flags = dict(data=data, out=out, model=model, model_size=model_size, epochs=epochs, batch_size=batch_size,
-                 patch_size=patch_size, patches_per_image=patches_per_image, lr=lr, weight_decay=weight_decay,
+                 patch_size=patch_size, patches_per_image=patches_per_image, fg_ratio=fg_ratio,
+                 pos_image_ratio=pos_image_ratio, fg_class_weight=fg_class_weight, lr=lr, weight_decay=weight_decay,
                  patience=patience, input_scale=input_scale, warmup_epochs=warmup_epochs, device=device, amp=amp, seed=seed, weights=weights, be_protocol=be_protocol,
                  ordinal=ordinal, ordinal_pos_weight=ordinal_pos_weight, num_workers=num_workers, threads=threads, max_minutes=max_minutes)
     base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})

@@ -58,6 +58,7 @@ class TrainConfig:
     weights: str | None = None  #: user safetensors to start from
     num_workers: int = 0
     max_val_cases: int | None = None  #: validate on the first N cases only (CPU smoke runs)
+    val_overlap: float = 0.5  #: sliding-window overlap of the per-epoch validation (``ramkit test`` always uses 0.5)
     max_minutes: float | None = None  #: stop training after this wall-clock budget (bench only)
     threads: int | None = None  #: torch CPU threads
     tensorboard: bool = True
@@ -81,6 +82,8 @@ class TrainConfig:
             raise RamkitError(f"ordinal_pos_weight must be true, false or 'sqrt' (got {d['ordinal_pos_weight']!r})")
         if not 0.05 <= float(d["input_scale"]) <= 4.0:
             raise RamkitError(f"--input-scale must be in [0.05, 4] (got {d['input_scale']})")
+        if not 0.0 <= float(d["val_overlap"]) < 1.0:
+            raise RamkitError(f"val_overlap must be in [0, 1) (got {d['val_overlap']})")
         for k in ("epochs", "batch_size", "patch_size"):
             if int(d[k]) < 1:
                 raise RamkitError(f"--{k.replace('_', '-')} must be >= 1 (got {d[k]})")
@@ -269,7 +272,8 @@ def validate(model: nn.Module, spec: TaskSpec, val_cases, cfg: TrainConfig, devi
         n = spec.out_channels(cfg.be_protocol)
         for c in cases:
             img, tgt = c.image(), c.target()
-            logits = inf.seg_logits(model, img, spec, cfg.patch_size, device, amp, scale=cfg.input_scale)
+            logits = inf.seg_logits(model, img, spec, cfg.patch_size, device, amp, scale=cfg.input_scale,
+                                    overlap=cfg.val_overlap, sw_batch=16)
             pred = inf.seg_masks(logits, spec)
             truth = inf.target_masks(tgt, spec, n, cfg.patch_size)
             d = np.asarray(dice(pred, truth), dtype=float)
