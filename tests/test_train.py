@@ -154,6 +154,11 @@ def test_test_and_predict_outputs(tmp_path, hand_ds):
     write_gray(tmp_path / "mirror_L.png", hand_ds.seg("test")[0].image()[:, ::-1])
     run_predict(run, [str(tmp_path / "mirror_L.png")], tmp_path / "pred")
     assert np.array_equal(np.load(tmp_path / "pred" / "mirror_L.npy"), masks[:, :, ::-1])
+    # released RAM-H1200 images are already in right-hand orientation: never flipped again
+    released = tmp_path / "JP_HU1_P0001_20200101_1_L.png"
+    write_gray(released, hand_ds.seg("test")[0].image())
+    run_predict(run, [str(released)], tmp_path / "pred")
+    assert np.array_equal(np.load(tmp_path / "pred" / "JP_HU1_P0001_20200101_1_L.npy"), masks)
 
     run = fit(_cfg("hand-jsn-score", tmp_path / "jsn"), dataset=hand_ds, quiet=True)
     s = run_test(run, "unused", dataset=hand_ds, quiet=True, warmup=1)

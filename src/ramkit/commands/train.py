@@ -114,6 +114,9 @@ def predict_command(
         "are resampled to it. Default: the dataset's release spacing (0.175 hand, 0.15 wrist)."),
     side: Optional[str] = typer.Option(None, "--side", help="L or R for every image (default: DICOM laterality or "
                                        "the file name's _L/_R)."),
+    flip_left: Optional[bool] = typer.Option(
+        None, "--flip-left/--no-flip-left", help="Mirror left hands for the model (and the masks back). Default: yes, "
+        "except for released RAM-H1200 images (JP_<Center>_P..._L.bmp), which are already in right-hand orientation."),
 ) -> None:
     """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
 
@@ -127,7 +130,7 @@ def predict_command(
 
         raise RamkitError(f"--side must be L or R, got {side!r}")
     files = run_predict(run, [str(p) for p in images], out, device=device, threads=threads, spacing_mm=spacing,
-                        side=side.upper() if side else None)
+                        side=side.upper() if side else None, flip_left=flip_left)
     typer.echo(f"wrote {len(files)} files to {out}")
 
 

@@ -7,6 +7,7 @@ on CUDA, the median and the interquartile spread over cases, in ms per image (se
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -169,7 +170,8 @@ def _num(v):
 
 
 def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLike, device: str = "auto",
-                threads: int | None = None, spacing_mm: float | None = None, side: str | None = None) -> list[Path]:
+                threads: int | None = None, spacing_mm: float | None = None, side: str | None = None,
+                flip_left: bool | None = None) -> list[Path]:
     """Predict new images with the selected model of ``run``; returns the files written under ``out``.
 
     Segmentation: ``<stem>.npy`` (uint8 C×H×W), ``<stem>.png`` (label map: softmax argmax, or for multi-label
@@ -177,7 +179,9 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
     image, for viewing) and ``<stem>.json`` (COCO RLE per class). Whole radiographs are read with
     :func:`ramkit.io.images.read_radiograph` (DICOM too): resampled to ``spacing_mm`` when their spacing is known
     (default: the dataset's release spacing), left hands/wrists mirrored to right-hand orientation for the model;
-    masks are mapped back to the input file's grid and orientation.
+    masks are mapped back to the input file's grid and orientation. ``flip_left=None`` (default) flips left images
+    except released RAM-H1200 images (stem ``JP_<Center>_P..._<L|R>``), which the release already stores in
+    right-hand orientation (flipping them again was a bug of the official code's test path).
     Scoring/classification: ``scores.csv`` with the predicted class/score per ROI crop (crops are used as given).
     """
     from ramkit.io.coco import encode_mask
@@ -205,7 +209,9 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
 
         target = spacing_mm or (anatomy.H1200_SPACING_MM if spec.dataset == "h1200" else anatomy.W600_SPACING_MM)
         for p in images:
-            rad = read_radiograph(p, target_spacing_mm=target, side=side, flip_left=True)
+            released = re.match(anatomy.H1200_STEM_PATTERN, Path(p).stem) is not None
+            flip = (not released) if flip_left is None else flip_left
+            rad = read_radiograph(p, target_spacing_mm=target, side=side, flip_left=flip)
             logits = inf.seg_logits(model, rad.pixels, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
             masks = rad.to_source(inf.restore_size(inf.seg_masks(logits, spec), *rad.pixels.shape))
             img = rad.to_source(rad.pixels)  # the input's grid, for the overlay
