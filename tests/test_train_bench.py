@@ -111,3 +111,64 @@ def test_bench_presets_resolve_and_protocol_table(tmp_path, monkeypatch):
     assert all(f"| {t} |" in table for t in TASKS)
     monkeypatch.setenv("RAMKIT_THREADS", "1")
     assert auto_threads() == 1
+
+
+def _be_cases(n: int = 4, size: int = 48) -> list[Case]:
+    """n label-map cases; only the first has a lesion (a 6×6 square)."""
+    out = []
+    for i in range(n):
+        img = np.full((size, size), 60 + 10 * i, np.uint8)
+        lab = np.zeros((size, size), np.uint8)
+        if i == 0:
+            lab[20:26, 30:36] = 1
+        out.append(Case(f"c{i}", (lambda im=img: im), (lambda t=lab: t), {}))
+    return out
+
+
+def test_pos_image_ratio_oversamples_lesion_images():
+    from ramkit.train.data import TaskDataset
+
+    spec = get("hand-be-seg")
+    items = _be_cases()
+
+    def share(ratio):
+        ds = TaskDataset(spec, items, 16, seed=3, train=False, patches_per_image=25, fg_ratio=1.0,
+                         pos_image_ratio=ratio)
+        ds.set_epoch(0)
+        return np.mean([bool((ds[i][1] > 0).any()) for i in range(len(ds))])
+
+    plain, over = share(None), share(1.0)
+    assert plain == pytest.approx(0.25)  # one of four images has a lesion; fg_ratio 1 centres on it
+    assert over == 1.0  # every patch drawn from the lesion image, on the lesion
+    ds = TaskDataset(spec, items, 16, seed=3, patches_per_image=4, pos_image_ratio=0.9)
+    ds.set_epoch(1)
+    assert torch.equal(ds[3][0], ds[3][0])  # still a pure function of (seed, epoch, index)
+    with pytest.raises(RamkitError, match="pos_image_ratio"):
+        TaskDataset(spec, items, 16, pos_image_ratio=1.5)
+
+
+def test_fg_class_weight_loss_and_be_bench_options_train(tmp_path):
+    import torch.nn.functional as F
+    from monai.losses import DiceLoss
+
+    from ramkit.train.trainer import TaskLoss
+
+    spec = get("hand-be-seg")
+    logits = torch.randn(2, 2, 8, 8)
+    target = torch.zeros(2, 8, 8, dtype=torch.long)
+    target[0, 2:5, 2:5] = 1
+    w = torch.tensor([1.0, 5.0])
+    dice = DiceLoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True, batch=True)
+    want = dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target, weight=w)
+    assert float(TaskLoss(spec, ce_weight=w)(logits, target)) == pytest.approx(float(want), rel=1e-5)
+    plain = dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target)
+    assert float(TaskLoss(spec)(logits, target)) == pytest.approx(float(plain), rel=1e-5)
+    ds = FakeDataset(n_channels=30, n=3, size=48)
+    cfg = TrainConfig(task="hand-be-seg", data="unused", out=str(tmp_path / "be"), model_size="tiny", epochs=1,
+                      batch_size=2, patch_size=16, patches_per_image=2, tensorboard=False, threads=1, seed=1,
+                      pos_image_ratio=0.9, fg_ratio=0.8, fg_class_weight=5.0, val_overlap=0.25, max_val_cases=2)
+    run = fit(cfg, dataset=ds, quiet=True)
+    saved = json.loads((run / "last.json").read_text())["config"]
+    assert saved["fg_class_weight"] == 5.0 and saved["pos_image_ratio"] == 0.9 and saved["val_overlap"] == 0.25
+    with pytest.raises(RamkitError, match="val_overlap"):
+        TrainConfig(task="hand-be-seg", data="d", out=str(tmp_path), val_overlap=1.0).resolve()

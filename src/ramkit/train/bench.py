@@ -9,7 +9,8 @@ defaults of :mod:`ramkit.tasks`):
   steps), model selection on the validation metric after every epoch, no early stopping; seeds fixed.
 * segmentation: narrow MONAI U-Nets. ``hand-bone-seg`` trains on the hand resampled by ``input_scale`` 0.25
   (216×160: the whole hand fits a 160² patch, so the network sees which finger a bone belongs to) and is
-  scored at full resolution (logits resized back); ``hand-be-seg`` trains on native-resolution 96² patches;
+  scored at full resolution (logits resized back); ``hand-be-seg`` trains on native-resolution 64² patches,
+  90 % of them drawn from the few lesion images (``pos_image_ratio``), with a lesion-class CE weight of 5;
   ``wrist-bone-seg`` resizes the wrist to 128² (metrics on the resized masks, as the paper).
 * scoring / wrist classification: ResNet18 on ROIs resized to 64²; ordinal BCE with a per-threshold
   ``pos_weight`` (JSN: #neg/#pos; BE: its square root — the full weight of the rare score 5 (~40) made the model
@@ -37,8 +38,9 @@ PRESETS: dict[str, dict] = {
     "hand-bone-seg": dict(model="Unet", model_kw={"filters": (8, 16, 32, 64, 128)}, input_scale=0.25,
                           patch_size=160, patches_per_image=4, batch_size=8, epochs=40, lr=3e-3, warmup_epochs=1,
                           patience=0, max_val_cases=4),
-    "hand-be-seg": dict(model="Unet", model_kw={"filters": (16, 32, 64, 128)}, patch_size=96, patches_per_image=8,
-                        batch_size=8, epochs=12, lr=3e-3, warmup_epochs=1, patience=0, max_val_cases=3),
+    "hand-be-seg": dict(model="Unet", model_kw={"filters": (16, 32, 64, 128)}, patch_size=64, patches_per_image=16,
+                        batch_size=16, epochs=14, lr=3e-3, warmup_epochs=1, patience=0, max_val_cases=3,
+                        pos_image_ratio=0.9, fg_ratio=0.8, fg_class_weight=5.0, val_overlap=0.25),
     "hand-be-score": dict(model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=2e-3, warmup_epochs=1,
                           patience=0, ordinal_pos_weight="sqrt"),
     "hand-jsn-score": dict(model="ResNet18", patch_size=64, batch_size=32, epochs=15, lr=1e-3, warmup_epochs=1,
