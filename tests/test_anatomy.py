@@ -48,3 +48,9 @@ def test_wrist_mapping_is_a_bijection():
     assert len(A.WRIST_BONES) == 14
     assert sorted(A.WRIST_TO_HAND.values()) == sorted(set(A.WRIST_TO_HAND.values()))
     assert all(h in A.HAND_BONES for h in A.WRIST_TO_HAND.values())
+
+
+def test_w600_joints_map_to_be_joints():
+    assert set(A.W600_JOINT_TO_BE_STEM) == {j.stem for j in A.W600_JOINTS}
+    assert {A.joint_by_stem("be", s).display for s in A.W600_JOINT_TO_BE_STEM.values()} == {
+        "CMC1", "Trapezium", "Scaphoid", "Lunate", "Radius", "Ulna"}

@@ -146,6 +146,15 @@ W600_JOINTS: tuple[Joint, ...] = tuple(
     Joint(stem=n, key=n, display=n)
     for n in ("Metacarpal1st", "Trapezium", "Scaphoid", "Lunate", "DistalRadius", "DistalUlna")
 )
+#: RAM-W600 wrist joint -> the RAM-H1200 BE joint (ROI stem) scoring the same site.
+W600_JOINT_TO_BE_STEM: dict[str, str] = {
+    "Metacarpal1st": "CMC-T",
+    "Trapezium": "Tm",
+    "Scaphoid": "S",
+    "Lunate": "L",
+    "DistalRadius": "R",
+    "DistalUlna": "U",
+}
 #: Alternative spellings met in RAM-W600 files/code, mapped to the canonical joint name above.
 W600_JOINT_ALIASES: dict[str, str] = {"Trapzium": "Trapezium"}
 

@@ -188,9 +188,7 @@ class HandGeometry:
 # --------------------------------------------------------------------------------------------------
 BE_STEMS = tuple(j.stem for j in anatomy.BE_JOINTS)
 JSN_STEMS = tuple(j.stem for j in anatomy.JSN_JOINTS)
-#: W600 wrist joint -> the H1200 BE joint whose lesions it shows.
-W600_TO_BE = {"Metacarpal1st": "CMC-T", "Trapezium": "Tm", "Scaphoid": "S", "Lunate": "L",
-              "DistalRadius": "R", "DistalUlna": "U"}
+W600_TO_BE = anatomy.W600_JOINT_TO_BE_STEM  #: W600 wrist joint -> the H1200 BE joint whose lesions it shows
 
 
 @dataclass
