@@ -71,3 +71,9 @@ def write_text(target: str | os.PathLike, text: str) -> None:
 
 def write_json(target: str | os.PathLike, obj: Any, indent: int | None = None) -> None:
     write_text(target, json.dumps(obj, indent=indent))
+
+
+def write_csv(target: str | os.PathLike, df, index: bool = False) -> None:
+    """Write a pandas DataFrame as CSV atomically."""
+    with atomic_path(target) as tmp:
+        df.to_csv(tmp, index=index)

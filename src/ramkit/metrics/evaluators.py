@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ramkit import anatomy
+from ramkit.io.atomic import write_csv
 from ramkit.metrics import names
 from ramkit.metrics import scoring as sc
 from ramkit.metrics.binary import binary_scores
@@ -27,14 +28,8 @@ from ramkit.metrics.segmentation import (
 )
 from ramkit.metrics.stats import spearman
 
+
 SEG_TASKS: tuple[str, ...] = ("bone", "be")
-
-
-def _write_csv(df: pd.DataFrame, path: str | os.PathLike, index: bool = True) -> None:
-    from ramkit.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=index)
 
 
 class SegmentationEvaluator:
@@ -160,7 +155,7 @@ class SegmentationEvaluator:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write :meth:`table` atomically."""
-        _write_csv(self.table(), path)
+        write_csv(path, self.table(), index=True)
 
 
 class _JointEvaluator:
@@ -245,7 +240,7 @@ class _JointEvaluator:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write :meth:`table` atomically."""
-        _write_csv(self.table(), path, index=False)
+        write_csv(path, self.table())
 
 
 class ScoreEvaluator(_JointEvaluator):

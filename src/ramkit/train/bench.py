@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from ramkit.errors import RamkitError
+from ramkit.io.atomic import write_csv
 
 #: cohort of the bench (size, default hands, --quick hands)
 COHORT = {"size": "medium", "hands": 48, "quick_hands": 12}
@@ -168,10 +169,7 @@ def run_bench(out: str | os.PathLike, quick: bool = False, hands: int | None = N
                "test_s": round(test_s, 1), "n_test": summary["n_cases"],
                **{c: summary[c] for c in cols}, "ms_per_item": summary["timing"].get("median_ms")}
         df = pd.DataFrame([row])
-        from ramkit.io.atomic import atomic_path
-
-        with atomic_path(out / "summary" / f"{task}.csv") as tmp:
-            df.to_csv(tmp, index=False)
+        write_csv(out / "summary" / f"{task}.csv", df)
         console.print(f"[bold]{task}[/bold] ({spec.description})")
         console.print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
         md += [f"## {task}", "", "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns),

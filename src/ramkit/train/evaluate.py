@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from ramkit.errors import RamkitError
-from ramkit.io.atomic import atomic_path, write_json, write_text
+from ramkit.io.atomic import atomic_path, write_csv, write_json, write_text
 
 
 def _sync(device: torch.device) -> None:
@@ -32,11 +32,6 @@ def timing_summary(times_s: list[float], unit: str) -> dict:
     q1, med, q3 = np.percentile(ms, [25, 50, 75])
     return {"unit": unit, "n": int(ms.size), "median_ms": float(med), "q1_ms": float(q1), "q3_ms": float(q3),
             "iqr_ms": float(q3 - q1), "mean_ms": float(ms.mean()), "sd_ms": float(ms.std(ddof=0))}
-
-
-def _csv(df: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
 
 
 def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", out: str | os.PathLike | None = None,
@@ -96,7 +91,7 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
         write_json(out / "predictions.json", {"task": spec.id, "classes": names, "resized_to": size
                                               if spec.input == "whole" else None, "masks": preds})
         table = evaluator.table()
-        _csv(table, out / "per_case.csv")
+        write_csv(out / "per_case.csv", table)
         summary.update({k: _num(v) for k, v in evaluator.summary().items()})
         summary["timing"] = timing_summary(times, "ms per image")
     else:
@@ -140,11 +135,10 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
         table = ev.table()
         overall = table.iloc[0].to_dict()
         cm_df = ev.confusion()
-        _csv(rows, out / "predictions.csv")
-        _csv(rows, out / "per_case.csv")
-        _csv(table, out / "table.csv")
-        with atomic_path(out / "confusion.csv") as tmp:
-            cm_df.to_csv(tmp)
+        write_csv(out / "predictions.csv", rows)
+        write_csv(out / "per_case.csv", rows)
+        write_csv(out / "table.csv", table)
+        write_csv(out / "confusion.csv", cm_df, index=True)
         try:
             from ramkit.metrics import plot_confusion
 
@@ -155,7 +149,7 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
         summary["timing"] = timing_summary(times, "ms per ROI")
     flat = {k: v for k, v in summary.items() if not isinstance(v, dict)}
     flat.update({f"time_{k}": v for k, v in summary["timing"].items() if k != "unit"})
-    _csv(pd.DataFrame([flat]), out / "summary.csv")
+    write_csv(out / "summary.csv", pd.DataFrame([flat]))
     write_json(out / "summary.json", summary, indent=2)
     write_json(out / "timing.json", summary["timing"], indent=2)
     return summary
@@ -242,7 +236,7 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
     else:
         df["erosion"] = pred.astype(bool)
         df["p_erosion"] = raw[:, 1]
-    _csv(df, out / "scores.csv")
+    write_csv(out / "scores.csv", df)
     return [out / "scores.csv"]
 
 
