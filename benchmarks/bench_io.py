@@ -62,9 +62,16 @@ def hand_masks(rng: np.random.Generator) -> np.ndarray:
         if f > 1:
             out[idx(f"MP{f}")] = _ellipse(base - 420 + j(), x + 35 * (f - 3) + j(), 65, 28, tilt)
         out[idx(f"DP{f}")] = _ellipse(base - (540 if f > 1 else 380) + j(), x + 45 * (f - 3) + j(), 45, 24, tilt)
-    carpals = {"Capitate": (1230, 650, 70, 50), "Hamate": (1230, 790, 65, 50), "Lunate": (1360, 650, 50, 55),
-               "Pisifrom_Triquetrum": (1340, 800, 55, 55), "Scaphoid": (1350, 500, 70, 45),
-               "Trapezium": (1250, 420, 55, 50), "Trapezoid": (1215, 530, 45, 40), "Sesamoid": (1090, 360, 15, 15)}
+    carpals = {
+        "Capitate": (1230, 650, 70, 50),
+        "Hamate": (1230, 790, 65, 50),
+        "Lunate": (1360, 650, 50, 55),
+        "Pisifrom_Triquetrum": (1340, 800, 55, 55),
+        "Scaphoid": (1350, 500, 70, 45),
+        "Trapezium": (1250, 420, 55, 50),
+        "Trapezoid": (1215, 530, 45, 40),
+        "Sesamoid": (1090, 360, 15, 15),
+    }
     for name, (cy, cx, ry, rx) in carpals.items():
         out[idx(name)] = _ellipse(cy + j(), cx + j(), ry, rx, rng.uniform(-0.4, 0.4))
     out[idx("Radius")] = _ellipse(1560, 560, 170, 130)
@@ -89,11 +96,29 @@ def build_tree(parent: Path, hands: int, seed: int = 0) -> Path:
         write_gray(seg / fname, img)
         images.append({"id": i, "file_name": fname, "height": H, "width": W})
         for k, name in enumerate(anatomy.HAND_BONES):
-            banns.append({"id": len(banns), "image_id": i, "category_id": cid[name], "bbox": mask_bbox(masks[k]),
-                          "area": float(masks[k].sum()), "segmentation": encode_mask(masks[k]), "iscrowd": 0})
+            banns.append(
+                {
+                    "id": len(banns),
+                    "image_id": i,
+                    "category_id": cid[name],
+                    "bbox": mask_bbox(masks[k]),
+                    "area": float(masks[k].sum()),
+                    "segmentation": encode_mask(masks[k]),
+                    "iscrowd": 0,
+                }
+            )
         lesion = _ellipse(1020 + rng.normal(0, 30), 520 + rng.normal(0, 30), 20, 15)
-        eanns.append({"id": len(eanns), "image_id": i, "category_id": beid["SvdH-BE-90"], "bbox": mask_bbox(lesion),
-                      "area": float(lesion.sum()), "segmentation": encode_mask(lesion), "iscrowd": 0})
+        eanns.append(
+            {
+                "id": len(eanns),
+                "image_id": i,
+                "category_id": beid["SvdH-BE-90"],
+                "bbox": mask_bbox(lesion),
+                "area": float(lesion.sum()),
+                "segmentation": encode_mask(lesion),
+                "iscrowd": 0,
+            }
+        )
     write_json(seg / "_annotations_bone_rle.coco.json", build_coco(images, bone_cats, banns))
     write_json(seg / "_annotations_be_rle.coco.json", build_coco(images, be_cats, eanns))
     return root
@@ -108,8 +133,10 @@ def bench_decode(tmp: Path, repeats: int) -> dict:
     im = next(iter(coco.images.values()))
     res = {"index_ms": index_ms, "json_kb": path.stat().st_size / 1024}
     ref = coco.masks(im, anatomy.HAND_BONES)
-    for name, fn in (("rows", lambda: coco.masks(im, anatomy.HAND_BONES, fast=True)),
-                     ("pycocotools", lambda: coco.masks(im, anatomy.HAND_BONES, fast=False))):
+    for name, fn in (
+        ("rows", lambda: coco.masks(im, anatomy.HAND_BONES, fast=True)),
+        ("pycocotools", lambda: coco.masks(im, anatomy.HAND_BONES, fast=False)),
+    ):
         m = fn()  # warm-up
         if not np.array_equal(m, ref):
             raise SystemExit("fast decode differs from pycocotools decode")
@@ -136,8 +163,14 @@ def bench_memory(root: Path, split: str) -> dict:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    return {"images": len(samples), "peak_mb": peak / 2**20, "one_sample_mb": one / 2**20,
-            "split_decoded_mb": one * len(samples) / 2**20, "max_rss_mb": rss, "seconds": seconds}
+    return {
+        "images": len(samples),
+        "peak_mb": peak / 2**20,
+        "one_sample_mb": one / 2**20,
+        "split_decoded_mb": one * len(samples) / 2**20,
+        "max_rss_mb": rss,
+        "seconds": seconds,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,7 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     t = Table(title="ramkit I/O benchmark")
     t.add_column("measure")
     t.add_column("value", justify="right")
-    for name, label in (("rows", "CocoFile.masks (fast row-major decode)"), ("pycocotools", "CocoFile.masks(fast=False) (pycocotools)")):
+    for name, label in (
+        ("rows", "CocoFile.masks (fast row-major decode)"),
+        ("pycocotools", "CocoFile.masks(fast=False) (pycocotools)"),
+    ):
         d = dec[name]
         ok = "met" if d["median_ms"] < 50 else "MISSED"
         t.add_row(f"30 bone masks {H}x{W}: {label}, median of {args.repeats}", f"{d['median_ms']:.1f} ms ({ok})")

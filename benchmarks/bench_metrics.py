@@ -23,7 +23,7 @@ from ramkit.metrics import SegmentationEvaluator, names
 
 H, W = 1720, 1280
 CLUSTER = {"Radius", "Scaphoid", "Lunate", "Trapezium", "Capitate", "MC1", "MC3", "Hamate", "MC4", "Trapezoid",
-           "MC5", "MC2", "MC2", "Pisifrom_Triquetrum", "Ulna"}  # fmt: skip
+           "MC5", "MC2", "Pisifrom_Triquetrum", "Ulna"}  # fmt: skip
 
 
 def ellipse(h: int, w: int, cy: float, cx: float, ry: float, rx: float, angle: float) -> np.ndarray:
@@ -83,11 +83,13 @@ def monai_official(pred: np.ndarray, truth: np.ndarray, pairs) -> dict[str, np.n
     }.items():
         c = pp.shape[1]
         out[prefix + names.DSC] = DiceMetric(include_background=True, reduction="none")(pp, tt)[0].numpy()
-        out[prefix + names.NSD] = SurfaceDiceMetric(class_thresholds=[2] * c, include_background=True,
-                                                    reduction="none")(pp, tt)[0].numpy()
+        out[prefix + names.NSD] = SurfaceDiceMetric(
+            class_thresholds=[2] * c, include_background=True, reduction="none"
+        )(pp, tt)[0].numpy()
         out[prefix + names.VOE] = 1 - MeanIoU(include_background=True, reduction="none")(pp, tt)[0].numpy()
-        out[prefix + names.MSD] = SurfaceDistanceMetric(include_background=True, symmetric=True,
-                                                        reduction="none")(pp, tt)[0].numpy()
+        out[prefix + names.MSD] = SurfaceDistanceMetric(include_background=True, symmetric=True, reduction="none")(
+            pp, tt
+        )[0].numpy()
         sp, st = pp.sum(dim=(2, 3))[0], tt.sum(dim=(2, 3))[0]
         ravd = torch.where(st > 0, (sp - st).abs() / st.clamp(min=1), torch.zeros_like(st))
         out[prefix + names.RAVD] = ravd.numpy()
@@ -114,8 +116,10 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     pred, truth = make_case(args.seed)
     ev = SegmentationEvaluator(anatomy.HAND_BONES, task="bone")
-    print(f"case: 30×{H}×{W}, {len(ev.pairs)} overlap pairs; non-empty overlap ANDs in truth: "
-          f"{sum(int((truth[a] & truth[b]).any()) for a, b in ev.pairs)}")
+    print(
+        f"case: 30×{H}×{W}, {len(ev.pairs)} overlap pairs; non-empty overlap ANDs in truth: "
+        f"{sum(int((truth[a] & truth[b]).any()) for a, b in ev.pairs)}"
+    )
 
     t_ram = []
     for _ in range(args.repeats):
@@ -141,10 +145,14 @@ def main() -> None:
     print(f"ramkit (all metrics, classes + overlap, best of {args.repeats}): {best:.3f} s")
     print(f"MONAI as the official code (one metric at a time, full image): {t_monai:.3f} s")
     print(f"speed-up: {t_monai / best:.1f}x")
-    print(f"largest |ramkit - MONAI|: {worst_abs:.3g} ({worst_key}); relative to max(1,|v|): {worst_rel:.3g} "
-          "(MONAI returns float32)")
-    print(f"mean DSC {np.nanmean(ours['DSC']):.4f}, NSD {np.nanmean(ours['NSD']):.4f}, "
-          f"MSD {np.nanmean(ours['MSD'][np.isfinite(ours['MSD'])]):.3f} px, DSC_O {np.nanmean(ours['O DSC']):.4f}")
+    print(
+        f"largest |ramkit - MONAI|: {worst_abs:.3g} ({worst_key}); relative to max(1,|v|): {worst_rel:.3g} "
+        "(MONAI returns float32)"
+    )
+    print(
+        f"mean DSC {np.nanmean(ours['DSC']):.4f}, NSD {np.nanmean(ours['NSD']):.4f}, "
+        f"MSD {np.nanmean(ours['MSD'][np.isfinite(ours['MSD'])]):.3f} px, DSC_O {np.nanmean(ours['O DSC']):.4f}"
+    )
 
 
 if __name__ == "__main__":

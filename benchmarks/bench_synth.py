@@ -1,6 +1,7 @@
 """Synthetic cohort speed: hands/s and wrists/s at small, medium and full size (one process, one thread).
 
-Run: ``python benchmarks/bench_synth.py [--small 24] [--medium 12] [--full 4]``. Prints a table; writes nothing permanent.
+Run: ``python benchmarks/bench_synth.py [--small 24] [--medium 12] [--full 4]``.
+Prints a table; writes nothing permanent.
 """
 
 from __future__ import annotations

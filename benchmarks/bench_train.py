@@ -4,7 +4,8 @@
     python benchmarks/bench_train.py learn [--cohort DIR] [--minutes 4] [--tasks hand-bone-seg,hand-jsn-score,...]
 
 ``throughput``: training patches/s (median over steps after warm-up) and the share of step time spent fetching
-data, for the bench presets of hand-bone-seg (U-Net, 160² patches at scale 0.25) and hand-jsn-score (ResNet18, 64² ROIs), and
+data, for the bench presets of hand-bone-seg (U-Net, 160² patches at scale 0.25) and hand-jsn-score
+(ResNet18, 64² ROIs), and
 inference ms per image (sliding window over a whole medium-cohort hand) / per ROI.
 ``learn``: trains the bench presets (epochs × ``--epochs-scale``) on the synthetic cohort with a wall-clock cap
 per task (``--minutes``) and reports the
@@ -51,8 +52,7 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
         cfg = task_config(task, cohort / "RAM-H1200-v1", Path("/tmp/unused")).resolve()
         ds = open_dataset(spec, cfg.data)
         train_cases = [rescale_case(c, cfg.input_scale) for c in cases(spec, ds, "train")]
-        train = TaskDataset(spec, train_cases, cfg.patch_size, seed=0,
-                            patches_per_image=cfg.patches_per_image)
+        train = TaskDataset(spec, train_cases, cfg.patch_size, seed=0, patches_per_image=cfg.patches_per_image)
         loader = torch.utils.data.DataLoader(train, batch_size=cfg.batch_size, shuffle=True, drop_last=True)
         model = build_model(cfg, spec)
         loss_fn = TaskLoss(spec)
@@ -91,16 +91,28 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
                 roi_predict(model, rois, spec, cfg.patch_size, torch.device("cpu"))
                 ts.append((time.perf_counter() - t0) / len(rois))
             infer = {"ms_per_roi": 1000 * statistics.median(ts)}
-        out[task] = {"model": cfg.model, "input": cfg.patch_size, "batch": cfg.batch_size,
-                     "items_per_s": cfg.batch_size / med, "step_s_median": med,
-                     "data_share": sum(data_s) / sum(step_s), **infer,
-                     "threads": torch.get_num_threads()}
+        out[task] = {
+            "model": cfg.model,
+            "input": cfg.patch_size,
+            "batch": cfg.batch_size,
+            "items_per_s": cfg.batch_size / med,
+            "step_s_median": med,
+            "data_share": sum(data_s) / sum(step_s),
+            **infer,
+            "threads": torch.get_num_threads(),
+        }
         print(task, json.dumps(out[task]), flush=True)
     return out
 
 
-HEADLINE = {"hand-bone-seg": "DSC", "hand-be-seg": "DSC", "hand-jsn-score": "QWK", "hand-be-score": "QWK",
-            "wrist-bone-seg": "DSC", "wrist-be-cls": "BACC"}
+HEADLINE = {
+    "hand-bone-seg": "DSC",
+    "hand-be-seg": "DSC",
+    "hand-jsn-score": "QWK",
+    "hand-be-score": "QWK",
+    "wrist-bone-seg": "DSC",
+    "wrist-be-cls": "BACC",
+}
 
 
 def learn(cohort: Path, minutes: float, tasks: list[str], out_dir: Path, epochs_scale: float = 1.0) -> dict:
@@ -118,10 +130,17 @@ def learn(cohort: Path, minutes: float, tasks: list[str], out_dir: Path, epochs_
         train_s = time.perf_counter() - t0
         s = run_test(cfg.out, root, quiet=True)
         log = (Path(cfg.out) / "log.csv").read_text().strip().splitlines()
-        res[task] = {"model": cfg.model, "metric": HEADLINE[task], "value": s.get(HEADLINE[task]),
-                     "epochs_run": len(log) - 1, "epochs_planned": cfg.epochs, "train_s": round(train_s, 1),
-                     "best_epoch": s.get("best_epoch"), "n_test": s["n_cases"],
-                     "infer_median_ms": s["timing"].get("median_ms")}
+        res[task] = {
+            "model": cfg.model,
+            "metric": HEADLINE[task],
+            "value": s.get(HEADLINE[task]),
+            "epochs_run": len(log) - 1,
+            "epochs_planned": cfg.epochs,
+            "train_s": round(train_s, 1),
+            "best_epoch": s.get("best_epoch"),
+            "n_test": s["n_cases"],
+            "infer_median_ms": s["timing"].get("median_ms"),
+        }
         print(task, json.dumps(res[task]), flush=True)
     return res
 

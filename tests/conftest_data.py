@@ -93,15 +93,28 @@ def build_h1200(parent: Path, per_split: int = 2, seed: int = 0) -> dict:
                     else:
                         seg_field = encode_mask(piece)
                     bone_anns.append(
-                        {"id": len(bone_anns), "image_id": img_id, "category_id": cid, "bbox": mask_bbox(piece),
-                         "area": float(piece.sum()), "segmentation": seg_field, "iscrowd": 0}
+                        {
+                            "id": len(bone_anns),
+                            "image_id": img_id,
+                            "category_id": cid,
+                            "bbox": mask_bbox(piece),
+                            "area": float(piece.sum()),
+                            "segmentation": seg_field,
+                            "iscrowd": 0,
+                        }
                     )
             if i == 0:  # non-bone object, must be dropped
                 ring = rect(H, W, 30, 5, 34, 15)
                 bone_anns.append(
-                    {"id": len(bone_anns), "image_id": img_id, "category_id": _cat_id(bone_cats, "Ring"),
-                     "bbox": mask_bbox(ring), "area": float(ring.sum()), "segmentation": encode_mask(ring),
-                     "iscrowd": 0}
+                    {
+                        "id": len(bone_anns),
+                        "image_id": img_id,
+                        "category_id": _cat_id(bone_cats, "Ring"),
+                        "bbox": mask_bbox(ring),
+                        "area": float(ring.sum()),
+                        "segmentation": encode_mask(ring),
+                        "iscrowd": 0,
+                    }
                 )
             # polygon for Radius decodes exactly to the rectangle [10:20, 10:18]? pycocotools fills
             # polygon boundaries by its own rule: take the decoded truth from pycocotools itself.
@@ -118,9 +131,15 @@ def build_h1200(parent: Path, per_split: int = 2, seed: int = 0) -> dict:
             for k, name in enumerate(anatomy.BE_CATEGORIES):
                 if be[k].any():
                     be_anns.append(
-                        {"id": len(be_anns), "image_id": img_id, "category_id": _cat_id(be_cats, name),
-                         "bbox": mask_bbox(be[k]), "area": float(be[k].sum()), "segmentation": encode_mask(be[k]),
-                         "iscrowd": 0}
+                        {
+                            "id": len(be_anns),
+                            "image_id": img_id,
+                            "category_id": _cat_id(be_cats, name),
+                            "bbox": mask_bbox(be[k]),
+                            "area": float(be[k].sum()),
+                            "segmentation": encode_mask(be[k]),
+                            "iscrowd": 0,
+                        }
                     )
             rec = {"bones": bones, "be": be}
             for kind in ("be", "jsn"):
@@ -135,26 +154,45 @@ def build_h1200(parent: Path, per_split: int = 2, seed: int = 0) -> dict:
                     write_gray(sdir / stem / f"{joint.stem}.bmp", _image(rng, 8, 8))
                     box = (float(j), float(j + 1), 6.0, 7.0)
                     boxes[joint.stem] = box
-                    det_anns.append({"id": len(det_anns), "image_id": img_id, "category_id": j + 1,
-                                     "bbox": list(box), "area": 42.0, "iscrowd": 0})
+                    det_anns.append(
+                        {
+                            "id": len(det_anns),
+                            "image_id": img_id,
+                            "category_id": j + 1,
+                            "bbox": list(box),
+                            "area": 42.0,
+                            "iscrowd": 0,
+                        }
+                    )
                 score_json[kind][fname] = scores
                 rec[f"{kind}_scores"] = scores
                 rec[f"{kind}_boxes"] = boxes
             truth[split][fname] = rec
-            meta_rows.append({
-                "Mapped Image Stem": stem, "StudyID": 1, "Normalized PatientID": f"P{patient - 1:04d}",
-                "isRA": 1, "Sex": "F", "Age": 50 + i, "Center": stem.split("_")[1], "PixelSpacing": 0.175,
-                "ImageSize": f"{H}x{W}", "LR": side,
-            })
+            meta_rows.append(
+                {
+                    "Mapped Image Stem": stem,
+                    "StudyID": 1,
+                    "Normalized PatientID": f"P{patient - 1:04d}",
+                    "isRA": 1,
+                    "Sex": "F",
+                    "Age": 50 + i,
+                    "Center": stem.split("_")[1],
+                    "PixelSpacing": 0.175,
+                    "ImageSize": f"{H}x{W}",
+                    "LR": side,
+                }
+            )
         write_json(seg / "_annotations_bone_rle.coco.json", build_coco(bone_images, bone_cats, bone_anns))
         write_json(seg / "_annotations_be_rle.coco.json", build_coco(be_images, be_cats, be_anns))
         for kind in ("be", "jsn"):
             sdir = root / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
             write_json(sdir / f"_annotation_{kind}_scores.json", score_json[kind])
-            jcats = [{"id": j + 1, "name": jt.stem, "supercategory": "joints"}
-                     for j, jt in enumerate(anatomy.JOINTS[kind])]
-            write_json(sdir / f"_annotations_{kind}_joint_detection.coco.json", build_coco(*det[kind][:1], jcats,
-                                                                                           det[kind][1]))
+            jcats = [
+                {"id": j + 1, "name": jt.stem, "supercategory": "joints"} for j, jt in enumerate(anatomy.JOINTS[kind])
+            ]
+            write_json(
+                sdir / f"_annotations_{kind}_joint_detection.coco.json", build_coco(*det[kind][:1], jcats, det[kind][1])
+            )
     import pandas as pd
 
     pd.DataFrame(meta_rows, columns=list(anatomy.H1200_METADATA_COLUMNS)).to_excel(
@@ -210,11 +248,26 @@ def build_w600(parent: Path, per_split: int = 2, seed: int = 0, images: dict[str
             write_gray(root / "SvdHBEScoreClassification" / split / stem / f"{name}.bmp", _image(rng, 10, 10))
             box = (float(2 * j), float(j), 8.0, 9.0)
             boxes[jt.stem] = box
-            det_anns.append({"id": len(det_anns), "image_id": idx, "category_id": j + 1, "bbox": list(box),
-                             "area": 72.0, "iscrowd": 0})
+            det_anns.append(
+                {
+                    "id": len(det_anns),
+                    "image_id": idx,
+                    "category_id": j + 1,
+                    "bbox": list(box),
+                    "area": 72.0,
+                    "iscrowd": 0,
+                }
+            )
         patient, study, side = stem.split("_")
-        gt.append({"identifier": stem, "patient_id": patient, "study_id": study, "hand": side,
-                   "joints": {alias.get(k, k): v for k, v in scores.items()}})
+        gt.append(
+            {
+                "identifier": stem,
+                "patient_id": patient,
+                "study_id": study,
+                "hand": side,
+                "joints": {alias.get(k, k): v for k, v in scores.items()},
+            }
+        )
         truth.setdefault(split, {})[stem] = {"masks": masks, "scores": scores, "boxes": boxes}
     write_json(root / "SvdHBEScoreClassification" / "JointBE_SvdH_GT.json", gt)
     write_json(root / "JointLocationDetection" / "Joints.coco.json", build_coco(det_images, jcats, det_anns))
@@ -232,7 +285,10 @@ def _cli_app():
     from ramkit import cli
     from ramkit.commands import data
 
-    if cli.app.registered_callback is not None or len(cli.app.registered_commands) + len(cli.app.registered_groups) >= 2:
+    if (
+        cli.app.registered_callback is not None
+        or len(cli.app.registered_commands) + len(cli.app.registered_groups) >= 2
+    ):
         return cli.app
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.callback()(lambda: None)
@@ -280,8 +336,17 @@ def real_wrist_dir() -> Path | None:
     return d if (d / "images").is_dir() and (d / "labels.csv").is_file() else None
 
 
-def write_dicom(path, pixels: np.ndarray, bits_stored: int = 12, spacing=None, imager_spacing=None,
-                photometric="MONOCHROME2", laterality=None, slope=None, intercept=None):
+def write_dicom(
+    path,
+    pixels: np.ndarray,
+    bits_stored: int = 12,
+    spacing=None,
+    imager_spacing=None,
+    photometric="MONOCHROME2",
+    laterality=None,
+    slope=None,
+    intercept=None,
+):
     """A minimal uncompressed DICOM file (ExplicitVRLittleEndian) with uint16 pixels."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid

@@ -12,8 +12,11 @@ def test_hand_bones_are_30_in_dataset_order():
 
 def test_bone_categories_drop_to_hand_bones_in_id_order():
     cats = A.h1200_bone_categories()
-    kept = [c["name"] for c in sorted(cats, key=lambda c: c["id"])
-            if c["id"] != 0 and c["name"] not in A.DROPPED_BONE_CATEGORY_NAMES]
+    kept = [
+        c["name"]
+        for c in sorted(cats, key=lambda c: c["id"])
+        if c["id"] != 0 and c["name"] not in A.DROPPED_BONE_CATEGORY_NAMES
+    ]
     assert kept == list(A.HAND_BONES)
     assert {c["name"] for c in cats} >= set(A.NON_BONE_OBJECTS)
 
@@ -37,8 +40,22 @@ def test_score_sets_and_totals():
 def test_overlap_pairs_resolve_by_name_for_hand_and_wrist():
     hand = A.overlap_pairs_for(A.HAND_BONES)
     # official indices (anchor-code-study 2.3)
-    assert hand == [(23, 24), (23, 7), (24, 27), (0, 24), (27, 8), (0, 10), (6, 11), (7, 24), (27, 28), (0, 28),
-                    (6, 12), (27, 9), (28, 9), (9, 10)]
+    assert hand == [
+        (23, 24),
+        (23, 7),
+        (24, 27),
+        (0, 24),
+        (27, 8),
+        (0, 10),
+        (6, 11),
+        (7, 24),
+        (27, 28),
+        (0, 28),
+        (6, 12),
+        (27, 9),
+        (28, 9),
+        (9, 10),
+    ]
     wrist = A.overlap_pairs_for(A.WRIST_BONES)
     assert len(wrist) == 14 and wrist[0] == (A.WRIST_BONES.index("DistalRadius"), A.WRIST_BONES.index("Scaphoid"))
     assert A.overlap_pairs_for(["a", "b"]) == []
@@ -53,4 +70,10 @@ def test_wrist_mapping_is_a_bijection():
 def test_w600_joints_map_to_be_joints():
     assert set(A.W600_JOINT_TO_BE_STEM) == {j.stem for j in A.W600_JOINTS}
     assert {A.joint_by_stem("be", s).display for s in A.W600_JOINT_TO_BE_STEM.values()} == {
-        "CMC1", "Trapezium", "Scaphoid", "Lunate", "Radius", "Ulna"}
+        "CMC1",
+        "Trapezium",
+        "Scaphoid",
+        "Lunate",
+        "Radius",
+        "Ulna",
+    }

@@ -53,7 +53,9 @@ def image_16bit(root):
     Image.fromarray(g).save(q)
     p.unlink()
     for name in ("_annotations_bone_rle.coco.json", "_annotations_be_rle.coco.json"):
-        _edit_json(p.parent / name, lambda d: [im.update(file_name=q.name) for im in d["images"] if im["file_name"] == p.name])
+        _edit_json(
+            p.parent / name, lambda d: [im.update(file_name=q.name) for im in d["images"] if im["file_name"] == p.name]
+        )
     [s] = [s for s in H1200(root).seg("train") if s.image_path == q]
     return q, s.image, "expected an 8-bit image, got uint16", "ERROR", "uint16 image, expected 8-bit grey"
 
@@ -67,7 +69,13 @@ def malformed_json(root):
 def unknown_category(root):
     p = root / "Segmentation" / "test" / "_annotations_bone_rle.coco.json"
     _edit_json(p, lambda d: d["categories"].append({"id": 77, "name": "Wristwatch", "supercategory": "hand-bones"}))
-    return p, lambda: H1200(root).seg("test"), "unknown bone category 'Wristwatch'", "ERROR", "unknown category 'Wristwatch'"
+    return (
+        p,
+        lambda: H1200(root).seg("test"),
+        "unknown bone category 'Wristwatch'",
+        "ERROR",
+        "unknown category 'Wristwatch'",
+    )
 
 
 def rle_size(root):
@@ -76,8 +84,15 @@ def rle_size(root):
     def shrink(d):
         ann = next(a for a in d["annotations"] if isinstance(a["segmentation"], dict))
         ann["segmentation"]["size"] = [47, 40]
+
     _edit_json(p, shrink)
-    return p, lambda: [s.bones() for s in H1200(root).seg("train")], "RLE size 47x40 differs", "ERROR", "RLE size 47x40 differs"
+    return (
+        p,
+        lambda: [s.bones() for s in H1200(root).seg("train")],
+        "RLE size 47x40 differs",
+        "ERROR",
+        "RLE size 47x40 differs",
+    )
 
 
 def be_score_4(root):
@@ -85,8 +100,15 @@ def be_score_4(root):
 
     def set4(d):
         d[sorted(d)[0]]["BE_MCP-M"] = 4
+
     _edit_json(p, set4)
-    return p, lambda: H1200(root).scores("be", "val"), "BE_MCP-M: score 4 not in [0, 1, 2, 3, 5]", "ERROR", "BE_MCP-M: score 4 not in"
+    return (
+        p,
+        lambda: H1200(root).scores("be", "val"),
+        "BE_MCP-M: score 4 not in [0, 1, 2, 3, 5]",
+        "ERROR",
+        "BE_MCP-M: score 4 not in",
+    )
 
 
 def missing_roi(root):
@@ -94,17 +116,38 @@ def missing_roi(root):
     hand = sorted(p for p in d.iterdir() if p.is_dir())[0]
     p = hand / "STT.bmp"
     p.unlink()
-    return p, lambda: H1200(root).scores("jsn", "test"), f"ROI file(s) missing, joints skipped: {hand.name}/STT.bmp", "ERROR", "missing ROI file"
+    return (
+        p,
+        lambda: H1200(root).scores("jsn", "test"),
+        f"ROI file(s) missing, joints skipped: {hand.name}/STT.bmp",
+        "ERROR",
+        "missing ROI file",
+    )
 
 
 def missing_key(root):
     p = root / "SvdH_Scoring" / "SvdH_JSN_Scoring" / "train" / "_annotation_jsn_scores.json"
     _edit_json(p, lambda d: d[sorted(d)[0]].pop("JSN_SC"))
-    return p, lambda: H1200(root).scores("jsn", "train"), "score key(s) missing, joints skipped", "ERROR", "missing score key JSN_SC"
+    return (
+        p,
+        lambda: H1200(root).scores("jsn", "train"),
+        "score key(s) missing, joints skipped",
+        "ERROR",
+        "missing score key JSN_SC",
+    )
 
 
-CASES = [truncated_bmp, rgb_image, image_16bit, malformed_json, unknown_category, rle_size, be_score_4, missing_roi,
-         missing_key]
+CASES = [
+    truncated_bmp,
+    rgb_image,
+    image_16bit,
+    malformed_json,
+    unknown_category,
+    rle_size,
+    be_score_4,
+    missing_roi,
+    missing_key,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
@@ -167,7 +210,7 @@ def test_empty_directory(tmp_path, capsys):
 def test_w600_malformed_gt_json(tmp_path, capsys):
     root = build_w600(tmp_path, per_split=1)["_root"]
     gt = root / "SvdHBEScoreClassification" / "JointBE_SvdH_GT.json"
-    gt.write_text("[{\"identifier\": ")
+    gt.write_text('[{"identifier": ')
     from ramkit.io.w600 import W600
 
     with pytest.raises(RamkitError, match="JointBE_SvdH_GT.json: malformed JSON"):

@@ -77,7 +77,7 @@ def test_collects_all_problems_h1200(tmp_path, capsys):
     assert "unknown category 'Pencil'" in text
     assert "use category id 123, which is not in categories" in text
     assert "val/_annotations_be_rle.coco.json" in text and "RLE size 10x10 differs from the image size 48x40" in text
-    assert f"patient HMCRD_P0001 appears in several splits: train, test" in text
+    assert "patient HMCRD_P0001 appears in several splits: train, test" in text
     assert f"{hand} BE_IP: score 4 not in [0, 1, 2, 3, 5]" in text
     assert f"{hand}: missing score key BE_U (its ROI file exists)" in text
     assert f"{hand[:-4]}/R.bmp: missing ROI file" in text

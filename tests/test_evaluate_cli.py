@@ -143,7 +143,9 @@ def test_segmentation_coco_truth_bones_and_be(tmp_path, capsys):
     write_json(split / "_annotations_be_rle.coco.json", build_coco(images, be_cats, be_anns))
 
     out = tmp_path / "bone.csv"
-    code, _, err = run(["evaluate", "segmentation", "--pred", str(pred), "--truth", str(split), "--out", str(out)], capsys)
+    code, _, err = run(
+        ["evaluate", "segmentation", "--pred", str(pred), "--truth", str(split), "--out", str(out)], capsys
+    )
     assert code == 0, err
     df = pd.read_csv(out, index_col=0)
     assert df.loc[names.AVERAGE_ROW, "Mean DSC"] == 1.0 and df.loc[names.AVERAGE_ROW, "Mean Overlap DSC"] == 1.0
@@ -153,7 +155,18 @@ def test_segmentation_coco_truth_bones_and_be(tmp_path, capsys):
     for stem, m in be_truth.items():
         np.save(be_pred / f"{stem}.npy", m)
     out = tmp_path / "be.csv"
-    argv = ["evaluate", "segmentation", "--task", "be", "--pred", str(be_pred), "--truth", str(split), "--out", str(out)]
+    argv = [
+        "evaluate",
+        "segmentation",
+        "--task",
+        "be",
+        "--pred",
+        str(be_pred),
+        "--truth",
+        str(split),
+        "--out",
+        str(out),
+    ]
     code, stdout, err = run(argv, capsys)
     assert code == 0, err
     df = pd.read_csv(out, index_col=0)

@@ -84,6 +84,7 @@ def _rewrite(path, fn):
 def test_bone_categories_missing_and_reordered(tmp_path):
     truth = build_h1200(tmp_path, per_split=1)
     js = truth["_root"] / "Segmentation" / "train" / "_annotations_bone_rle.coco.json"
+
     # swap the ids of two bones: all names present, order differs -> warning, channels still mapped by name
     def swap(d):
         a = next(c for c in d["categories"] if c["name"] == "Capitate")
@@ -94,6 +95,7 @@ def test_bone_categories_missing_and_reordered(tmp_path):
                 ann["category_id"] = b["id"]
             elif ann["category_id"] == b["id"]:
                 ann["category_id"] = a["id"]
+
     _rewrite(js, swap)
     with pytest.warns(RamkitWarning, match="not in the expected order"):
         [s] = H1200(truth["_root"]).seg("train")

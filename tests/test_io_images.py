@@ -6,9 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest_data import write_dicom
+from PIL import Image
 
 from ramkit.errors import RamkitError, RamkitWarning
 from ramkit.io.images import image_size, read_gray, read_radiograph, side_from_name, write_gray

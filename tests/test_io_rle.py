@@ -7,8 +7,8 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from ramkit.errors import RamkitError
-from ramkit.io.coco import CocoFile, build_coco, decode_rle_into, encode_mask, rle_counts
 from ramkit.io.atomic import write_json
+from ramkit.io.coco import CocoFile, build_coco, decode_rle_into, encode_mask, rle_counts
 
 
 def _random_masks(rng, n=200):

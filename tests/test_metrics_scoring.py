@@ -91,7 +91,7 @@ def test_score_evaluator_table_spearman_confusion():
     pred = {"h1": (0, 2, 3), "h2": (2, 1, 5), "h3": (0, 0, 1), "h4": (5, 3, 0)}
     joints = ("R", "BE_MCP-T", "Scaphoid")  # stem, key and display name all resolve
     for h in truth:
-        for j, a, b in zip(joints, truth[h], pred[h]):
+        for j, a, b in zip(joints, truth[h], pred[h], strict=False):
             ev.add(h, j, a, b)
     tab = ev.table()
     assert list(tab.columns) == [names.SCOPE, names.NAME, *names.SCORE_COLUMNS, names.N]

@@ -98,7 +98,7 @@ def test_empty_conventions_paper(p_empty, t_empty, expected):
     z = np.zeros((8, 8), bool)
     v = segmentation_scores(z if p_empty else m, z if t_empty else m)
     got = [float(v[k][0]) for k in names.BE_SEG_METRICS]
-    for g, e, k in zip(got, expected, names.BE_SEG_METRICS):
+    for g, e, k in zip(got, expected, names.BE_SEG_METRICS, strict=False):
         if math.isnan(e):
             assert math.isnan(g), k
         else:
@@ -158,9 +158,9 @@ def monai_values(p, t, tol=2.0):
         warnings.simplefilter("ignore")
         return {
             names.DSC: DiceMetric(include_background=True, reduction="none")(P, T)[0].numpy(),
-            names.NSD: SurfaceDiceMetric(class_thresholds=[tol] * c, include_background=True, reduction="none")(
-                P, T
-            )[0].numpy(),
+            names.NSD: SurfaceDiceMetric(class_thresholds=[tol] * c, include_background=True, reduction="none")(P, T)[
+                0
+            ].numpy(),
             names.MSD: SurfaceDistanceMetric(include_background=True, symmetric=True, reduction="none")(P, T)[
                 0
             ].numpy(),

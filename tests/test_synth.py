@@ -70,7 +70,9 @@ def test_h1200_layout_names(cohort):
             assert set(scores) == {p.name for p in bmps}
             for name, per_joint in scores.items():
                 assert list(per_joint) == [j.key for j in joints]
-                assert sorted(q.stem for q in (folder / Path(name).stem).glob("*.bmp")) == sorted(j.stem for j in joints)
+                assert sorted(q.stem for q in (folder / Path(name).stem).glob("*.bmp")) == sorted(
+                    j.stem for j in joints
+                )
             det = json.loads((folder / f"_annotations_{kind}_joint_detection.coco.json").read_text())
             assert [c["name"] for c in det["categories"][1:]] == [j.stem for j in joints]
             assert len(det["annotations"]) == len(bmps) * len(joints)
@@ -134,8 +136,11 @@ def test_categories_and_annotation_fields(cohort):
         be = json.loads((seg / "_annotations_be_rle.coco.json").read_text())
         assert bone["categories"] == anatomy.h1200_bone_categories()
         assert be["categories"] == anatomy.h1200_be_categories()
-        kept = [c for c in sorted(bone["categories"], key=lambda c: c["id"])
-                if c["id"] != 0 and c["name"] not in anatomy.DROPPED_BONE_CATEGORY_NAMES]
+        kept = [
+            c
+            for c in sorted(bone["categories"], key=lambda c: c["id"])
+            if c["id"] != 0 and c["name"] not in anatomy.DROPPED_BONE_CATEGORY_NAMES
+        ]
         assert tuple(c["name"] for c in kept) == anatomy.HAND_BONES
         ids = [a["id"] for a in bone["annotations"]]
         assert len(set(ids)) == len(ids)
@@ -180,15 +185,15 @@ def test_score_rules_are_monotone():
     fr = np.linspace(0, 1, 200)
     be = [be_score_from_fraction(f) for f in fr]
     assert be[0] == 0 and be[-1] == 5 and set(be) == set(anatomy.SCORE_VALUES["be"])
-    assert all(a <= b for a, b in zip(be, be[1:]))
+    assert all(a <= b for a, b in zip(be, be[1:], strict=False))
     js = [jsn_score_from_ratio(r) for r in fr[::-1]]
     assert js[0] == 0 and js[-1] == 4 and set(js) == set(anatomy.SCORE_VALUES["jsn"])
-    assert all(a <= b for a, b in zip(js, js[1:]))
+    assert all(a <= b for a, b in zip(js, js[1:], strict=False))
 
 
 def test_score_distribution_skewed_to_zero(tmp_path):
     """Across a cohort most joints are 0 but every kind has positives (learnable, like the real data)."""
-    be, jsn, w = [], [], []
+    be, jsn = [], []
     for i in range(12):
         rng = np.random.default_rng([9, i])
         d = draw_hand(rng, draw_anatomy(rng), size="small")
@@ -234,7 +239,7 @@ def test_monotone_progression_and_patient_splits(cohort):
     assert any(len(v) > 1 for v in visits.values())
     for seq in visits.values():
         seq.sort(key=lambda t: t[0])
-        for (_, a), (_, b) in zip(seq, seq[1:]):
+        for (_, a), (_, b) in zip(seq, seq[1:], strict=False):
             assert all(b[k] >= a[k] for k in a), (a, b)
     # wrists
     gt = json.loads((_w(out) / "SvdHBEScoreClassification" / "JointBE_SvdH_GT.json").read_text())
@@ -248,7 +253,7 @@ def test_monotone_progression_and_patient_splits(cohort):
     assert all(len(s) == 1 for s in wsplit.values())
     for seq in by_pat.values():
         seq.sort(key=lambda e: e["study_id"])
-        for a, b in zip(seq, seq[1:]):
+        for a, b in zip(seq, seq[1:], strict=False):
             assert all(b["joints"][k] >= a["joints"][k] for k in a["joints"])
 
 
@@ -378,8 +383,13 @@ def test_rle_round_trip_equals_drawn_masks(cohort):
 
         assert np.array_equal(np.asarray(Image.open(seg / f"{stem}.bmp").convert("L")), d.image)
         for kind, boxes in (("be", d.be_boxes), ("jsn", d.jsn_boxes)):
-            det = CocoFile(_h(out) / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
-                           / f"_annotations_{kind}_joint_detection.coco.json")
+            det = CocoFile(
+                _h(out)
+                / "SvdH_Scoring"
+                / f"SvdH_{kind.upper()}_Scoring"
+                / split
+                / f"_annotations_{kind}_joint_detection.coco.json"
+            )
             got = {k: tuple(int(v) for v in b[0]) for k, b in det.boxes(f"{stem}.bmp").items()}
             assert got == boxes
 
@@ -435,7 +445,9 @@ def test_check_reports_no_problems(cohort):
     out, _ = cohort
     for root in (_h(out), _w(out)):
         report = check_mod.check(root)
-        assert report.ok and not report.errors and not report.warnings, [p.line() for p in report.errors + report.warnings]
+        assert report.ok and not report.errors and not report.warnings, [
+            p.line() for p in report.errors + report.warnings
+        ]
 
 
 @pytest.mark.slow

@@ -11,8 +11,14 @@ from ramkit.tasks import get, list_tasks
 
 
 def test_six_tasks():
-    assert list_tasks() == ["hand-bone-seg", "hand-be-seg", "hand-be-score", "hand-jsn-score", "wrist-bone-seg",
-                            "wrist-be-cls"]
+    assert list_tasks() == [
+        "hand-bone-seg",
+        "hand-be-seg",
+        "hand-be-score",
+        "hand-jsn-score",
+        "wrist-bone-seg",
+        "wrist-be-cls",
+    ]
     for t in list_tasks():
         spec = get(t)
         assert spec.default_model in REGISTRY
@@ -36,10 +42,21 @@ def test_class_names_and_channels():
 
 def test_paper_defaults():
     bone = get("hand-bone-seg")
-    assert (bone.patch_size, bone.patches_per_image, bone.fg_ratio, bone.batch_size, bone.patience) == (512, 16, 0.7, 8, 15)
+    assert (bone.patch_size, bone.patches_per_image, bone.fg_ratio, bone.batch_size, bone.patience) == (
+        512,
+        16,
+        0.7,
+        8,
+        15,
+    )
     be = get("hand-be-seg")
-    assert (be.patch_size, be.patches_per_image, be.batch_size, be.patience, be.select) == (256, 24, 16, 20,
-                                                                                            "positive_DSC")
+    assert (be.patch_size, be.patches_per_image, be.batch_size, be.patience, be.select) == (
+        256,
+        24,
+        16,
+        20,
+        "positive_DSC",
+    )
     s = get("hand-jsn-score")
     assert (s.patch_size, s.batch_size, s.weight_decay, s.select, s.loss) == (224, 32, 1e-3, "QWK", "ordinal-bce")
 

@@ -29,8 +29,19 @@ torch.set_num_threads(1)
 
 
 def _cfg(task: str, out: Path, **kw) -> TrainConfig:
-    base = dict(task=task, data="unused", out=str(out), model_size="tiny", epochs=1, batch_size=2, patch_size=32,
-                patches_per_image=2, tensorboard=False, threads=1, seed=3)
+    base = dict(
+        task=task,
+        data="unused",
+        out=str(out),
+        model_size="tiny",
+        epochs=1,
+        batch_size=2,
+        patch_size=32,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        seed=3,
+    )
     if task in ("hand-be-score", "hand-jsn-score", "wrist-be-cls"):
         base.update(model="MobileNet", batch_size=4)
     base.update(kw)
@@ -76,12 +87,13 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, hand_ds):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    assert (full / "log.csv").read_text() .count("\n") == (part / "log.csv").read_text().count("\n")
+    assert (full / "log.csv").read_text().count("\n") == (part / "log.csv").read_text().count("\n")
 
 
 def test_ordinal_pos_weight_and_coral(tmp_path, hand_ds):
-    run = fit(_cfg("hand-jsn-score", tmp_path / "r", ordinal_pos_weight=True, ordinal="coral"), dataset=hand_ds,
-              quiet=True)
+    run = fit(
+        _cfg("hand-jsn-score", tmp_path / "r", ordinal_pos_weight=True, ordinal="coral"), dataset=hand_ds, quiet=True
+    )
     meta = json.loads((run / "best.json").read_text())
     assert meta["config"]["ordinal"] == "coral" and "QWK" in meta["metrics"]
 
@@ -173,8 +185,9 @@ def test_test_and_predict_outputs(tmp_path, hand_ds):
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAMKIT_NO_PROGRESS": "1"}
-    return subprocess.run([sys.executable, "-m", "ramkit", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ramkit", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_cli_bad_inputs(tmp_path):
@@ -214,8 +227,13 @@ def test_ddp_two_process_gloo(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "run")))
     env = {**os.environ, "RAMKIT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                        "29531", str(script)], capture_output=True, text=True, env=env, timeout=240)
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((tmp_path / "run" / "last.json").read_text())
     assert meta["epoch"] == 1

@@ -39,7 +39,7 @@ def test_warmup_then_cosine():
     lrs = _lrs(6, 1)
     assert lrs[0] == pytest.approx(0.5)  # epoch 0 at 1/(w+1)
     assert lrs[1] == pytest.approx(1.0)  # full LR after the warm-up
-    assert all(a >= b for a, b in zip(lrs[1:], lrs[2:]))  # then cosine decay
+    assert all(a >= b for a, b in zip(lrs[1:], lrs[2:], strict=False))  # then cosine decay
     assert lrs[-1] > 0.01 - 1e-9
     # no warm-up = the paper schedule (CosineAnnealingLR from the full LR)
     plain = _lrs(4, 0)
@@ -68,9 +68,21 @@ def test_input_scale_run_scores_at_full_resolution(tmp_path):
     from ramkit.train.trainer import load_run
 
     ds = FakeDataset(n_channels=30, n=3, size=48)
-    cfg = TrainConfig(task="hand-bone-seg", data="unused", out=str(tmp_path / "r"), model_size="tiny", epochs=1,
-                      batch_size=2, patch_size=16, patches_per_image=2, tensorboard=False, threads=1, seed=1,
-                      input_scale=0.5, warmup_epochs=1)
+    cfg = TrainConfig(
+        task="hand-bone-seg",
+        data="unused",
+        out=str(tmp_path / "r"),
+        model_size="tiny",
+        epochs=1,
+        batch_size=2,
+        patch_size=16,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        seed=1,
+        input_scale=0.5,
+        warmup_epochs=1,
+    )
     run = fit(cfg, dataset=ds, quiet=True)
     model, spec, rcfg, _ = load_run(run)
     assert rcfg.input_scale == 0.5 and rcfg.warmup_epochs == 1
@@ -90,9 +102,19 @@ def test_bad_input_scale_and_pos_weight_are_one_line_errors(tmp_path):
 
 def test_sqrt_pos_weight_trains(tmp_path):
     ds = FakeDataset(n_channels=30, n=3, size=40)
-    cfg = TrainConfig(task="hand-be-score", data="unused", out=str(tmp_path / "r"), model="MobileNet",
-                      model_size="tiny", epochs=1, batch_size=4, patch_size=32, tensorboard=False, threads=1,
-                      ordinal_pos_weight="sqrt")
+    cfg = TrainConfig(
+        task="hand-be-score",
+        data="unused",
+        out=str(tmp_path / "r"),
+        model="MobileNet",
+        model_size="tiny",
+        epochs=1,
+        batch_size=4,
+        patch_size=32,
+        tensorboard=False,
+        threads=1,
+        ordinal_pos_weight="sqrt",
+    )
     run = fit(cfg, dataset=ds, quiet=True)
     assert json.loads((run / "last.json").read_text())["config"]["ordinal_pos_weight"] == "sqrt"
 
@@ -132,8 +154,9 @@ def test_pos_image_ratio_oversamples_lesion_images():
     items = _be_cases()
 
     def share(ratio):
-        ds = TaskDataset(spec, items, 16, seed=3, train=False, patches_per_image=25, fg_ratio=1.0,
-                         pos_image_ratio=ratio)
+        ds = TaskDataset(
+            spec, items, 16, seed=3, train=False, patches_per_image=25, fg_ratio=1.0, pos_image_ratio=ratio
+        )
         ds.set_epoch(0)
         return np.mean([bool((ds[i][1] > 0).any()) for i in range(len(ds))])
 
@@ -164,9 +187,24 @@ def test_fg_class_weight_loss_and_be_bench_options_train(tmp_path):
     plain = dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target)
     assert float(TaskLoss(spec)(logits, target)) == pytest.approx(float(plain), rel=1e-5)
     ds = FakeDataset(n_channels=30, n=3, size=48)
-    cfg = TrainConfig(task="hand-be-seg", data="unused", out=str(tmp_path / "be"), model_size="tiny", epochs=1,
-                      batch_size=2, patch_size=16, patches_per_image=2, tensorboard=False, threads=1, seed=1,
-                      pos_image_ratio=0.9, fg_ratio=0.8, fg_class_weight=5.0, val_overlap=0.25, max_val_cases=2)
+    cfg = TrainConfig(
+        task="hand-be-seg",
+        data="unused",
+        out=str(tmp_path / "be"),
+        model_size="tiny",
+        epochs=1,
+        batch_size=2,
+        patch_size=16,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        seed=1,
+        pos_image_ratio=0.9,
+        fg_ratio=0.8,
+        fg_class_weight=5.0,
+        val_overlap=0.25,
+        max_val_cases=2,
+    )
     run = fit(cfg, dataset=ds, quiet=True)
     saved = json.loads((run / "last.json").read_text())["config"]
     assert saved["fg_class_weight"] == 5.0 and saved["pos_image_ratio"] == 0.9 and saved["val_overlap"] == 0.25

@@ -18,9 +18,31 @@ from ramkit.synth import generate_cohort
 
 
 def _train_cmd(data, out):
-    return [sys.executable, "-m", "ramkit", "train", "hand-jsn-score", "--data", str(data), "--out", str(out),
-            "--model", "MobileNet", "--model-size", "tiny", "--epochs", "4", "--batch-size", "8",
-            "--patch-size", "32", "--threads", "1", "--seed", "3"]
+    return [
+        sys.executable,
+        "-m",
+        "ramkit",
+        "train",
+        "hand-jsn-score",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--model",
+        "MobileNet",
+        "--model-size",
+        "tiny",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "8",
+        "--patch-size",
+        "32",
+        "--threads",
+        "1",
+        "--seed",
+        "3",
+    ]
 
 
 @pytest.mark.slow

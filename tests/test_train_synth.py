@@ -26,8 +26,19 @@ def cohort(tmp_path_factory):
 def _cfg(task, data, out, **kw):
     from ramkit.train import TrainConfig
 
-    base = dict(task=task, data=str(data), out=str(out), model_size="tiny", epochs=1, batch_size=4, patch_size=64,
-                patches_per_image=2, tensorboard=False, threads=1, max_val_cases=1)
+    base = dict(
+        task=task,
+        data=str(data),
+        out=str(out),
+        model_size="tiny",
+        epochs=1,
+        batch_size=4,
+        patch_size=64,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        max_val_cases=1,
+    )
     if task.endswith(("score", "cls")):
         base.update(model="MobileNet", batch_size=8, patch_size=32)
     base.update(kw)

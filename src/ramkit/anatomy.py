@@ -244,9 +244,7 @@ OVERLAP_PAIRS: tuple[tuple[str, str], ...] = (
     ("MC2", "MC3"),
 )
 #: The same pairs with RAM-W600 spellings.
-WRIST_OVERLAP_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (HAND_TO_WRIST[a], HAND_TO_WRIST[b]) for a, b in OVERLAP_PAIRS
-)
+WRIST_OVERLAP_PAIRS: tuple[tuple[str, str], ...] = tuple((HAND_TO_WRIST[a], HAND_TO_WRIST[b]) for a, b in OVERLAP_PAIRS)
 
 
 def overlap_pair_name(a: str, b: str) -> str:

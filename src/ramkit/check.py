@@ -99,9 +99,8 @@ class _Collector:
         msg = str(exc)
         for prefix in (f"{os.fspath(path)}: ", f"{Path(path).resolve()}: "):
             if msg.startswith(prefix):
-                msg = msg[len(prefix):]
+                msg = msg[len(prefix) :]
         self.error(path, msg)
-
 
 
 def _check_patient_splits(c, root, patient_splits: dict) -> None:
@@ -110,6 +109,7 @@ def _check_patient_splits(c, root, patient_splits: dict) -> None:
         if len(splits) > 1:
             ordered = [s for s in anatomy.SPLITS if s in splits]
             c.error(root, f"patient {pid} appears in several splits: {', '.join(ordered)}")
+
 
 def _load_coco(c: _Collector, path: Path) -> CocoFile | None:
     if not path.is_file():
@@ -265,7 +265,7 @@ def _check_h1200(root: Path, c: _Collector) -> dict:
             _check_coco_images(c, be, d, on_disk, need_annotations=False)
             _decode_all(c, be, f"BE masks {split}")
         stats = {"images": len(on_disk), "L": 0, "R": 0, "centers": Counter(), "patients": set()}
-        for name, p in on_disk.items():
+        for p in on_disk.values():
             fields = h1200_io.parse_h1200_stem(p.stem)
             if fields is None:
                 c.warn(p, "file name does not match JP_<Center>_P<PatientID>_<StudyDate>_<ImageID>_<L|R>")
@@ -522,7 +522,10 @@ def _check_w600(root: Path, c: _Collector) -> dict:
                     _decode_image(c, p, expect_8bit=False)
             for j in anatomy.W600_JOINTS:
                 if j.stem not in gt[ident]:
-                    c.error(gt_path, f"{ident}: missing score key {j.stem}" + (" (its ROI file exists)" if j.stem in files else ""))
+                    c.error(
+                        gt_path,
+                        f"{ident}: missing score key {j.stem}" + (" (its ROI file exists)" if j.stem in files else ""),
+                    )
                     continue
                 dist[j.display][gt[ident][j.stem]] += 1
                 if j.stem not in files:
@@ -596,7 +599,7 @@ def print_report(report: CheckReport, console=None) -> None:
         totals = [0] * len(values)
         for joint, counts in dist.items():
             cells = [counts.get(str(v), 0) for v in values]
-            totals = [a + b for a, b in zip(totals, cells)]
+            totals = [a + b for a, b in zip(totals, cells, strict=False)]
             st.add_row(joint, *[str(x) for x in cells], str(sum(cells)))
         st.add_row("All", *[str(x) for x in totals], str(sum(totals)), style="bold")
         console.print(st)

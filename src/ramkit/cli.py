@@ -22,7 +22,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Rheumatoid-arthritis analysis of hand and wrist radiographs (RAM-H1200, RAM-W600, MIL)."""

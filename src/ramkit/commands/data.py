@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,9 +20,10 @@ def dataset_roots(path: Path) -> list[Path]:
 
 def check_command(
     root: Path = typer.Argument(..., help="Dataset folder (RAM-H1200-v1/ or RAM-W600/) or its parent."),
-    json_out: Optional[Path] = typer.Option(
-        None, "--json", help="Also write the summary and problems as JSON (a {'reports': [...]} list when ROOT "
-        "holds both datasets)."
+    json_out: Path | None = typer.Option(
+        None,
+        "--json",
+        help="Also write the summary and problems as JSON (a {'reports': [...]} list when ROOT holds both datasets).",
     ),
 ) -> None:
     """Validate a dataset: collect every problem, print the summary and one line per problem.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -98,7 +98,9 @@ class _CocoTruth:
         im = self.coco.by_stem[stem]
         if self.task != "be":
             usable = {
-                n for cid, n in self.coco.categories.items() if cid != 0 and n not in anatomy.DROPPED_BONE_CATEGORY_NAMES
+                n
+                for cid, n in self.coco.categories.items()
+                if cid != 0 and n not in anatomy.DROPPED_BONE_CATEGORY_NAMES
             }
             missing = [n for n in class_names if n not in usable]
             if missing:
@@ -123,7 +125,7 @@ def segmentation_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output CSV: per-image rows plus an 'Average' row.")],
     classes: Annotated[
-        Optional[Path], typer.Option("--classes", help="JSON list of class names, one per channel.")
+        Path | None, typer.Option("--classes", help="JSON list of class names, one per channel.")
     ] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="NSD tolerance in pixels.")] = 2.0,
     task: Annotated[str, typer.Option("--task", help="bone (DSC NSD VOE MSD RAVD) or be (+ REC PREC F1).")] = "bone",
@@ -171,7 +173,9 @@ def segmentation_command(
 
     stems = sorted(pred_files)
     first = _load_npy(pred_files[stems[0]])
-    class_names = _read_class_names(classes) if classes else _default_class_names(first.shape[0], task, pred_files[stems[0]])
+    class_names = (
+        _read_class_names(classes) if classes else _default_class_names(first.shape[0], task, pred_files[stems[0]])
+    )
     if len(class_names) != first.shape[0]:
         raise RamkitError(f"{first.shape[0]} channels but {len(class_names)} class names", pred_files[stems[0]])
     ev = SegmentationEvaluator(class_names, task=task, tolerance=tolerance, empty=empty)  # type: ignore[arg-type]
@@ -241,7 +245,7 @@ def _read_scores(path: Path, kind: str):
         raise RamkitError("no rows", path)
     allowed = set(anatomy.SCORE_VALUES[kind]) | ({0, 1} if kind == "w600" else set())
     rows: dict[tuple[str, str], int] = {}
-    for i, (hand, joint, score) in enumerate(zip(df["hand"], df["joint"], df["score"]), start=2):
+    for i, (hand, joint, score) in enumerate(zip(df["hand"], df["joint"], df["score"], strict=False), start=2):
         hand, joint, score = hand.strip(), joint.strip(), score.strip()
         if not hand:
             raise RamkitError(f"line {i}: empty hand", path)
@@ -301,7 +305,9 @@ def scores_command(
         rho = p = float("nan")
     else:
         plot_confusion(ev.confusion(), f"{base}_confusion.png", f"{kind.upper()} overall")
-        plot_confusion_grid({j.display: ev.confusion(j.stem) for j in ev.joints_present()}, f"{base}_confusion_joints.png")
+        plot_confusion_grid(
+            {j.display: ev.confusion(j.stem) for j in ev.joints_present()}, f"{base}_confusion_joints.png"
+        )
         rho, p = ev.spearman_totals()
     _print_score_table(table, out, None if kind == "binary" else (rho, p))
 

@@ -4,47 +4,53 @@ CPU benchmark of every task on a synthetic cohort."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def train_command(
-    task: str = typer.Argument(..., help="Task id: hand-bone-seg, hand-be-seg, hand-be-score, hand-jsn-score, "
-                                         "wrist-bone-seg, wrist-be-cls."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (RAM-H1200-v1/ or RAM-W600/ or parent)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (created; an existing run is resumed)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name (see docs/training.md); task default."),
-    model_size: Optional[str] = typer.Option(None, "--model-size", help="base (paper) or tiny (CPU smoke runs)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-    patch_size: Optional[int] = typer.Option(None, "--patch-size", help="Patch / input side in pixels."),
-    patches_per_image: Optional[int] = typer.Option(None, "--patches-per-image"),
-    fg_ratio: Optional[float] = typer.Option(None, "--fg-ratio",
-                                             help="Patch tasks: share of patches placed on foreground / lesion pixels."),
-    pos_image_ratio: Optional[float] = typer.Option(
-        None, "--pos-image-ratio", help="Patch tasks: share of patches drawn from images with foreground (lesions)."),
-    fg_class_weight: Optional[float] = typer.Option(
-        None, "--fg-class-weight", help="BE segmentation: cross-entropy weight of the lesion classes (background 1)."),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
-    patience: Optional[int] = typer.Option(None, "--patience", help="Early-stopping patience (0 = off)."),
-    input_scale: Optional[float] = typer.Option(None, "--input-scale",
-                                                help="Patch tasks: resample images by this factor (scored at full res)."),
-    warmup_epochs: Optional[int] = typer.Option(None, "--warmup-epochs",
-                                                help="Linear LR warm-up epochs before the cosine (default 0)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
-    amp: Optional[str] = typer.Option(None, "--amp", help="auto, bf16, fp16 or none."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any of these options."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Start from a user safetensors file."),
-    be_protocol: Optional[str] = typer.Option(None, "--be-protocol", help="svdh90 (default) or 3class."),
-    ordinal: Optional[str] = typer.Option(None, "--ordinal", help="independent (paper) or coral."),
-    ordinal_pos_weight: Optional[bool] = typer.Option(None, "--ordinal-pos-weight/--no-ordinal-pos-weight",
-                                                      help="Per-threshold pos_weight #neg/#pos (scoring)."),
-    num_workers: Optional[int] = typer.Option(None, "--num-workers"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this wall-clock budget."),
+    task: str = typer.Argument(
+        ..., help="Task id: hand-bone-seg, hand-be-seg, hand-be-score, hand-jsn-score, wrist-bone-seg, wrist-be-cls."
+    ),
+    data: Path | None = typer.Option(None, "--data", help="Dataset root (RAM-H1200-v1/ or RAM-W600/ or parent)."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory (created; an existing run is resumed)."),
+    model: str | None = typer.Option(None, "--model", help="Model name (see docs/training.md); task default."),
+    model_size: str | None = typer.Option(None, "--model-size", help="base (paper) or tiny (CPU smoke runs)."),
+    epochs: int | None = typer.Option(None, "--epochs"),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    patch_size: int | None = typer.Option(None, "--patch-size", help="Patch / input side in pixels."),
+    patches_per_image: int | None = typer.Option(None, "--patches-per-image"),
+    fg_ratio: float | None = typer.Option(
+        None, "--fg-ratio", help="Patch tasks: share of patches placed on foreground / lesion pixels."
+    ),
+    pos_image_ratio: float | None = typer.Option(
+        None, "--pos-image-ratio", help="Patch tasks: share of patches drawn from images with foreground (lesions)."
+    ),
+    fg_class_weight: float | None = typer.Option(
+        None, "--fg-class-weight", help="BE segmentation: cross-entropy weight of the lesion classes (background 1)."
+    ),
+    lr: float | None = typer.Option(None, "--lr"),
+    weight_decay: float | None = typer.Option(None, "--weight-decay"),
+    patience: int | None = typer.Option(None, "--patience", help="Early-stopping patience (0 = off)."),
+    input_scale: float | None = typer.Option(
+        None, "--input-scale", help="Patch tasks: resample images by this factor (scored at full res)."
+    ),
+    warmup_epochs: int | None = typer.Option(
+        None, "--warmup-epochs", help="Linear LR warm-up epochs before the cosine (default 0)."
+    ),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto."),
+    amp: str | None = typer.Option(None, "--amp", help="auto, bf16, fp16 or none."),
+    seed: int | None = typer.Option(None, "--seed"),
+    config: Path | None = typer.Option(None, "--config", help="YAML file with any of these options."),
+    weights: Path | None = typer.Option(None, "--weights", help="Start from a user safetensors file."),
+    be_protocol: str | None = typer.Option(None, "--be-protocol", help="svdh90 (default) or 3class."),
+    ordinal: str | None = typer.Option(None, "--ordinal", help="independent (paper) or coral."),
+    ordinal_pos_weight: bool | None = typer.Option(
+        None, "--ordinal-pos-weight/--no-ordinal-pos-weight", help="Per-threshold pos_weight #neg/#pos (scoring)."
+    ),
+    num_workers: int | None = typer.Option(None, "--num-workers"),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop after this wall-clock budget."),
 ) -> None:
     """Train a model for a benchmark task; the resolved configuration is saved to OUT/config.yaml."""
     from ramkit.errors import RamkitError
@@ -64,11 +70,34 @@ def train_command(
         if not isinstance(base, dict):
             raise RamkitError("expected a mapping of option: value", config)
         base = {k.replace("-", "_"): v for k, v in base.items()}
-    flags = dict(data=data, out=out, model=model, model_size=model_size, epochs=epochs, batch_size=batch_size,
-                 patch_size=patch_size, patches_per_image=patches_per_image, fg_ratio=fg_ratio,
-                 pos_image_ratio=pos_image_ratio, fg_class_weight=fg_class_weight, lr=lr, weight_decay=weight_decay,
-                 patience=patience, input_scale=input_scale, warmup_epochs=warmup_epochs, device=device, amp=amp, seed=seed, weights=weights, be_protocol=be_protocol,
-                 ordinal=ordinal, ordinal_pos_weight=ordinal_pos_weight, num_workers=num_workers, threads=threads, max_minutes=max_minutes)
+    flags = dict(
+        data=data,
+        out=out,
+        model=model,
+        model_size=model_size,
+        epochs=epochs,
+        batch_size=batch_size,
+        patch_size=patch_size,
+        patches_per_image=patches_per_image,
+        fg_ratio=fg_ratio,
+        pos_image_ratio=pos_image_ratio,
+        fg_class_weight=fg_class_weight,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        input_scale=input_scale,
+        warmup_epochs=warmup_epochs,
+        device=device,
+        amp=amp,
+        seed=seed,
+        weights=weights,
+        be_protocol=be_protocol,
+        ordinal=ordinal,
+        ordinal_pos_weight=ordinal_pos_weight,
+        num_workers=num_workers,
+        threads=threads,
+        max_minutes=max_minutes,
+    )
     base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})
     base["task"] = task
     for req in ("data", "out"):
@@ -88,9 +117,9 @@ def test_command(
     run: Path = typer.Argument(..., help="Run directory written by `ramkit train`."),
     data: Path = typer.Option(..., "--data", help="Dataset root."),
     split: str = typer.Option("test", "--split"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
     device: str = typer.Option("auto", "--device"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
     from ramkit.train.evaluate import run_test
@@ -99,8 +128,10 @@ def test_command(
     head = {k: v for k, v in s.items() if not isinstance(v, dict)}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
-    typer.echo(f"inference: median {t.get('median_ms', float('nan')):.1f} {t['unit']} "
-               f"(IQR {t.get('iqr_ms', float('nan')):.1f}, n={t['n']})")
+    typer.echo(
+        f"inference: median {t.get('median_ms', float('nan')):.1f} {t['unit']} "
+        f"(IQR {t.get('iqr_ms', float('nan')):.1f}, n={t['n']})"
+    )
 
 
 def predict_command(
@@ -108,15 +139,22 @@ def predict_command(
     images: list[Path] = typer.Argument(..., help="Images (or ROI crops for scoring tasks)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     device: str = typer.Option("auto", "--device"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
-    spacing: Optional[float] = typer.Option(
-        None, "--spacing", help="Pixel spacing (mm) the model was trained at; images with a known spacing (DICOM) "
-        "are resampled to it. Default: the dataset's release spacing (0.175 hand, 0.15 wrist)."),
-    side: Optional[str] = typer.Option(None, "--side", help="L or R for every image (default: DICOM laterality or "
-                                       "the file name's _L/_R)."),
-    flip_left: Optional[bool] = typer.Option(
-        None, "--flip-left/--no-flip-left", help="Mirror left hands for the model (and the masks back). Default: yes, "
-        "except for released RAM-H1200 images (JP_<Center>_P..._L.bmp), which are already in right-hand orientation."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
+    spacing: float | None = typer.Option(
+        None,
+        "--spacing",
+        help="Pixel spacing (mm) the model was trained at; images with a known spacing (DICOM) "
+        "are resampled to it. Default: the dataset's release spacing (0.175 hand, 0.15 wrist).",
+    ),
+    side: str | None = typer.Option(
+        None, "--side", help="L or R for every image (default: DICOM laterality or the file name's _L/_R)."
+    ),
+    flip_left: bool | None = typer.Option(
+        None,
+        "--flip-left/--no-flip-left",
+        help="Mirror left hands for the model (and the masks back). Default: yes, "
+        "except for released RAM-H1200 images (JP_<Center>_P..._L.bmp), which are already in right-hand orientation.",
+    ),
 ) -> None:
     """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
 
@@ -129,27 +167,44 @@ def predict_command(
         from ramkit.errors import RamkitError
 
         raise RamkitError(f"--side must be L or R, got {side!r}")
-    files = run_predict(run, [str(p) for p in images], out, device=device, threads=threads, spacing_mm=spacing,
-                        side=side.upper() if side else None, flip_left=flip_left)
+    files = run_predict(
+        run,
+        [str(p) for p in images],
+        out,
+        device=device,
+        threads=threads,
+        spacing_mm=spacing,
+        side=side.upper() if side else None,
+        flip_left=flip_left,
+    )
     typer.echo(f"wrote {len(files)} files to {out}")
 
 
 def bench_command(
     out: Path = typer.Argument(..., help="Output folder (synthetic data, runs, summaries)."),
     quick: bool = typer.Option(False, "--quick", help="Tiny models, few epochs (about 3 minutes on 2 cores)."),
-    hands: Optional[int] = typer.Option(None, "--hands", help="Hands in the synthetic cohort."),
+    hands: int | None = typer.Option(None, "--hands", help="Hands in the synthetic cohort."),
     epochs_scale: float = typer.Option(1.0, "--epochs-scale", help="Multiply every task's bench epochs."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task ids (default: all)."),
+    tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task ids (default: all)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device"),
-    threads: Optional[int] = typer.Option(None, "--threads",
-                                          help="torch CPU threads (default: 2 when the CPU is idle, else 1)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch CPU threads (default: 2 when the CPU is idle, else 1)."
+    ),
 ) -> None:
     """Synthetic cohort -> check -> brief training of every task -> test -> one summary table per task."""
     from ramkit.train.bench import run_bench
 
-    run_bench(out, quick=quick, hands=hands, epochs_scale=epochs_scale,
-              tasks=tasks.split(",") if tasks else None, seed=seed, device=device, threads=threads)
+    run_bench(
+        out,
+        quick=quick,
+        hands=hands,
+        epochs_scale=epochs_scale,
+        tasks=tasks.split(",") if tasks else None,
+        seed=seed,
+        device=device,
+        threads=threads,
+    )
 
 
 def register(app: typer.Typer) -> None:

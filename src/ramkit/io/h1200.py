@@ -68,7 +68,9 @@ def bone_channel_names(coco: CocoFile) -> list[str]:
     order that differs (all names present) warns, and channels are still mapped by name.
     """
     kept = sorted(
-        (cid, name) for cid, name in coco.categories.items() if cid != 0 and name not in anatomy.DROPPED_BONE_CATEGORY_NAMES
+        (cid, name)
+        for cid, name in coco.categories.items()
+        if cid != 0 and name not in anatomy.DROPPED_BONE_CATEGORY_NAMES
     )
     names = [n for _, n in kept]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -260,9 +262,7 @@ class H1200:
                 continue
             h, w = image_size(path)
             if (h, w) != (im.height, im.width):
-                raise RamkitError(
-                    f"image is {h}x{w} but {bone.path.name} says {im.height}x{im.width}", path
-                )
+                raise RamkitError(f"image is {h}x{w} but {bone.path.name} says {im.height}x{im.width}", path)
             samples.append(
                 SegSample(
                     stem=im.stem,

@@ -40,9 +40,7 @@ def detect(path: str | os.PathLike) -> tuple[Layout, Path]:
     if len(found) == 1:
         return found[0]  # type: ignore[return-value]
     if len(found) == 2:
-        raise RamkitError(
-            f"holds both {h1200.H1200_DIRNAME}/ and {w600.W600_DIRNAME}/; pass one of them", p
-        )
+        raise RamkitError(f"holds both {h1200.H1200_DIRNAME}/ and {w600.W600_DIRNAME}/; pass one of them", p)
     if not any(p.iterdir()):
         raise RamkitError("folder is empty (expected a RAM-H1200-v1 or RAM-W600 dataset)", p)
     raise RamkitError(

@@ -60,9 +60,7 @@ def validate_mask(arr: np.ndarray, path: Path, shape: tuple[int, int] | None) ->
     if arr.ndim != 3 or arr.shape[0] != n:
         raise RamkitError(f"mask has shape {tuple(arr.shape)}, expected {n}xHxW", path)
     if shape is not None and tuple(arr.shape[1:]) != tuple(shape):
-        raise RamkitError(
-            f"mask is {arr.shape[1]}x{arr.shape[2]} but its image is {shape[0]}x{shape[1]}", path
-        )
+        raise RamkitError(f"mask is {arr.shape[1]}x{arr.shape[2]} but its image is {shape[0]}x{shape[1]}", path)
     if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)):
         raise RamkitError(f"mask dtype {arr.dtype} is not integer/bool", path)
 
@@ -106,7 +104,9 @@ def resolve_root(root: str | os.PathLike) -> Path:
     for cand in (root, root / W600_DIRNAME):
         if any((cand / d).is_dir() for d in (SEG_DIR, DET_DIR, CLS_DIR)):
             return cand.resolve()
-    raise RamkitError(f"not a RAM-W600 folder (no {SEG_DIR}/, {DET_DIR}/ or {CLS_DIR}/, nor {W600_DIRNAME}/ inside)", root)
+    raise RamkitError(
+        f"not a RAM-W600 folder (no {SEG_DIR}/, {DET_DIR}/ or {CLS_DIR}/, nor {W600_DIRNAME}/ inside)", root
+    )
 
 
 def find_image(folder: Path, stem: str) -> Path | None:

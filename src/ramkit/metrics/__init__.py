@@ -32,8 +32,8 @@ from ramkit.metrics.segmentation import (
     dice,
     f1,
     finite_mean,
-    image_counts,
     finite_sd,
+    image_counts,
     iou,
     msd,
     nsd,
@@ -59,8 +59,10 @@ from ramkit.metrics.stats import (
 
 __all__ = [
     "names",
-    "SegmentationEvaluator", "ScoreEvaluator", "BinaryEvaluator", "score_table", "binary_table", "plot_confusion", "plot_confusion_grid",
-    "segmentation_scores", "overlap_scores", "overlap_masks", "channel_counts", "overlap_channel_counts", "image_counts",
+    "SegmentationEvaluator", "ScoreEvaluator", "BinaryEvaluator", "score_table", "binary_table",
+    "plot_confusion", "plot_confusion_grid",
+    "segmentation_scores", "overlap_scores", "overlap_masks", "channel_counts", "overlap_channel_counts",
+    "image_counts",
     "scores_from_counts", "dice", "nsd", "voe", "iou", "msd", "ravd", "recall", "precision", "f1",
     "finite_mean", "finite_sd",
     "accuracy", "balanced_accuracy", "quadratic_kappa", "mean_absolute_error", "within1_accuracy", "pn_accuracy",

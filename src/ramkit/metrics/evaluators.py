@@ -28,7 +28,6 @@ from ramkit.metrics.segmentation import (
 )
 from ramkit.metrics.stats import spearman
 
-
 SEG_TASKS: tuple[str, ...] = ("bone", "be")
 
 
@@ -103,7 +102,7 @@ class SegmentationEvaluator:
             ov = scores_from_counts(pair_counts, names.OVERLAP_METRICS, self.empty)
             for m in names.OVERLAP_METRICS:
                 values += ov[m].tolist() + [finite_mean(ov[m])]
-        return dict(zip(self.columns, values))
+        return dict(zip(self.columns, values, strict=False))
 
     def add(self, stem: str, pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         """Evaluate one image (C×H×W 0/1 arrays, bool or uint8) and store its row under ``stem``."""
@@ -124,8 +123,9 @@ class SegmentationEvaluator:
         """Per-image rows plus a final ``Average`` row (finite mean of each column over images)."""
         df = self.per_image()
         avg = finite_mean(df.to_numpy(), axis=0) if len(df) else np.full(len(self.columns), np.nan)
-        avg_row = pd.DataFrame([np.atleast_1d(avg)], index=pd.Index([names.AVERAGE_ROW], name=names.STEM_INDEX),
-                               columns=self.columns)
+        avg_row = pd.DataFrame(
+            [np.atleast_1d(avg)], index=pd.Index([names.AVERAGE_ROW], name=names.STEM_INDEX), columns=self.columns
+        )
         return pd.concat([df, avg_row]) if len(df) else avg_row
 
     def summary(self) -> dict[str, float]:
@@ -207,7 +207,7 @@ class _JointEvaluator:
         """Add several rows (equal-length sequences)."""
         if not (len(hands) == len(joints) == len(truth) == len(pred)):
             raise ValueError("hands, joints, truth and pred must have the same length")
-        for h, j, t, p in zip(hands, joints, truth, pred):
+        for h, j, t, p in zip(hands, joints, truth, pred, strict=False):
             self.add(h, j, t, p)
 
     def __len__(self) -> int:
@@ -301,7 +301,9 @@ class BinaryEvaluator(_JointEvaluator):
         return pd.DataFrame(cm, index=pd.Index([0, 1], name="truth"), columns=pd.Index([0, 1], name="pred"))
 
 
-def score_table(hands, joints, truth_raw, pred_raw, kind: str = "be", qwk_weights: sc.QwkWeights = "rank") -> pd.DataFrame:
+def score_table(
+    hands, joints, truth_raw, pred_raw, kind: str = "be", qwk_weights: sc.QwkWeights = "rank"
+) -> pd.DataFrame:
     """Ordinal score table (Scope, Name, QWK, MAE, BACC, ACC, W1_ACC, PN_SEN, PN_ACC, N) of raw scores."""
     ev = ScoreEvaluator(kind, qwk_weights)
     ev.add_many(hands, joints, truth_raw, pred_raw)
@@ -371,7 +373,7 @@ def plot_confusion_grid(cms: dict[str, pd.DataFrame], path: str | os.PathLike, n
     nrows = -(-n // ncols)
     size = 0.5 * next(iter(cms.values())).shape[0] + 1.0
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), dpi=100, squeeze=False)
-    for ax, (title, cm) in zip(axes.ravel(), cms.items()):
+    for ax, (title, cm) in zip(axes.ravel(), cms.items(), strict=False):
         _draw_confusion(ax, cm, title)
     for ax in axes.ravel()[n:]:
         ax.axis("off")

@@ -128,7 +128,7 @@ def confusion_matrix(truth, pred, labels: Sequence[int]) -> np.ndarray:
     lab = list(labels)
     index = {v: i for i, v in enumerate(lab)}
     out = np.zeros((len(lab), len(lab)), np.int64)
-    for a, b in zip(t.tolist(), p.tolist()):
+    for a, b in zip(t.tolist(), p.tolist(), strict=False):
         if a in index and b in index:
             out[index[a], index[b]] += 1
     return out
@@ -137,6 +137,6 @@ def confusion_matrix(truth, pred, labels: Sequence[int]) -> np.ndarray:
 def hand_totals(hands: Sequence[str], values: Sequence[int]) -> dict[str, float]:
     """Per-hand sum of scores: ``{hand: total}`` in first-seen order."""
     out: dict[str, float] = {}
-    for h, v in zip(hands, values):
+    for h, v in zip(hands, values, strict=False):
         out[h] = out.get(h, 0.0) + float(v)
     return out

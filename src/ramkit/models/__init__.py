@@ -81,8 +81,15 @@ def _dynunet(cin: int, cout: int, size: str, **kw) -> nn.Module:
     filters = kw.pop("filters", (8, 16, 32, 64) if size == "tiny" else (32, 64, 128, 256, 512))
     n = len(filters)
     return DynUNet(
-        spatial_dims=2, in_channels=cin, out_channels=cout, kernel_size=[3] * n, strides=[1] + [2] * (n - 1),
-        upsample_kernel_size=[2] * (n - 1), filters=list(filters), res_block=kw.pop("res_block", True), **kw,
+        spatial_dims=2,
+        in_channels=cin,
+        out_channels=cout,
+        kernel_size=[3] * n,
+        strides=[1] + [2] * (n - 1),
+        upsample_kernel_size=[2] * (n - 1),
+        filters=list(filters),
+        res_block=kw.pop("res_block", True),
+        **kw,
     )
 
 
@@ -97,23 +104,35 @@ def _swinunetr(cin: int, cout: int, size: str, **kw) -> nn.Module:
     from monai.networks.nets import SwinUNETR
 
     feature = kw.pop("feature_size", 12 if size == "tiny" else 48)
-    return SwinUNETR(in_channels=cin, out_channels=cout, feature_size=feature, spatial_dims=2,
-                     depths=kw.pop("depths", (2, 2, 2, 2)), **kw)
+    return SwinUNETR(
+        in_channels=cin,
+        out_channels=cout,
+        feature_size=feature,
+        spatial_dims=2,
+        depths=kw.pop("depths", (2, 2, 2, 2)),
+        **kw,
+    )
 
 
 def _segresnet(cin: int, cout: int, size: str, **kw) -> nn.Module:
     from monai.networks.nets import SegResNet
 
-    return SegResNet(spatial_dims=2, in_channels=cin, out_channels=cout,
-                     init_filters=kw.pop("init_filters", 8 if size == "tiny" else 32), **kw)
+    return SegResNet(
+        spatial_dims=2,
+        in_channels=cin,
+        out_channels=cout,
+        init_filters=kw.pop("init_filters", 8 if size == "tiny" else 32),
+        **kw,
+    )
 
 
 def _smp(arch: str, default_encoder: str) -> Callable[..., nn.Module]:
     def build(cin: int, cout: int, size: str, **kw) -> nn.Module:
         import segmentation_models_pytorch as smp
 
-        encoder = kw.pop("encoder_name", "resnet18" if size == "tiny" and default_encoder.startswith("resnet")
-                         else default_encoder)
+        encoder = kw.pop(
+            "encoder_name", "resnet18" if size == "tiny" and default_encoder.startswith("resnet") else default_encoder
+        )
         if kw.pop("encoder_weights", None) is not None:
             raise RamkitError("encoder_weights must be None: ramkit never downloads weights (use --weights PATH)")
         return getattr(smp, arch)(encoder_name=encoder, encoder_weights=None, in_channels=cin, classes=cout, **kw)
@@ -139,8 +158,16 @@ def _densenet(cin: int, cout: int, size: str, **kw) -> nn.Module:
     from monai.networks.nets import DenseNet, DenseNet121
 
     if size == "tiny":
-        return DenseNet(spatial_dims=2, in_channels=cin, out_channels=cout, init_features=8, growth_rate=8,
-                        block_config=(2, 2), bn_size=2, **kw)
+        return DenseNet(
+            spatial_dims=2,
+            in_channels=cin,
+            out_channels=cout,
+            init_features=8,
+            growth_rate=8,
+            block_config=(2, 2),
+            bn_size=2,
+            **kw,
+        )
     return DenseNet121(spatial_dims=2, in_channels=cin, out_channels=cout, **kw)
 
 
@@ -163,8 +190,9 @@ REGISTRY: dict[str, ModelEntry] = {
     "EfficientNetV2": ModelEntry("cls", "timm", _timm("efficientnetv2_s", "efficientnetv2_rw_t")),
     "MobileViT": ModelEntry("cls", "timm", _timm("mobilevit_s", "mobilevit_xxs")),
     "LeViT": ModelEntry("cls", "timm", _timm("levit_128s", "levit_128s", True), "fixed 224x224 input, batch >= 2"),
-    "EfficientFormer": ModelEntry("cls", "timm", _timm("efficientformerv2_s0", "efficientformerv2_s0", True),
-                                  "fixed 224x224 input"),
+    "EfficientFormer": ModelEntry(
+        "cls", "timm", _timm("efficientformerv2_s0", "efficientformerv2_s0", True), "fixed 224x224 input"
+    ),
     "ConvNeXtV2": ModelEntry("cls", "timm", _timm("convnextv2_tiny", "convnextv2_atto")),
     "MobileNet": ModelEntry("cls", "timm", _timm("mobilenetv2_050", "mobilenetv3_small_050")),
 }
@@ -172,7 +200,7 @@ REGISTRY: dict[str, ModelEntry] = {
 #: Models of the papers that ramkit does not build, with the reason and what would be needed.
 OPTIONAL: dict[str, str] = {
     "TransUNet": "needs the vendored TransUNet (R50-ViT-B/16) code, which is not part of ramkit; use SwinUNETR or "
-                 "SegFormer as a transformer baseline",
+    "SegFormer as a transformer baseline",
     "UKAN": "needs the vendored U-KAN code (not packaged on PyPI); not included in ramkit",
     "U-Mamba": "needs mamba-ssm CUDA kernels (GPU-only) and the vendored U-Mamba/dynamic_network_architectures code",
     "Swin-UMamba": "needs mamba-ssm CUDA kernels (GPU-only) and the vendored Swin-UMamba code",
@@ -180,12 +208,21 @@ OPTIONAL: dict[str, str] = {
     "MedMamba": "needs the vendored MedMamba (VSSM) code with selective-scan CUDA kernels; not included",
     "ConvKAN": "needs a vendored ConvKAN implementation (no maintained PyPI package); not included",
     "SAM": "zero-shot SAM needs user-supplied segment-anything weights and GT-derived prompts; not a trainable model "
-           "here",
+    "here",
     "MedSAM": "zero-shot MedSAM needs user-supplied MedSAM weights and GT-derived prompts; not a trainable model here",
 }
-_ALIASES = {"UNet": "Unet", "UNet++": "Unet++", "UnetPlusPlus": "Unet++", "ResNet34": "ResNet", "DenseNet121": "DenseNet",
-            "Segformer": "SegFormer", "DeepLabV3Plus": "DeepLabV3+", "TransUnet": "TransUNet", "UMamba": "U-Mamba",
-            "SwinUMamba": "Swin-UMamba"}
+_ALIASES = {
+    "UNet": "Unet",
+    "UNet++": "Unet++",
+    "UnetPlusPlus": "Unet++",
+    "ResNet34": "ResNet",
+    "DenseNet121": "DenseNet",
+    "Segformer": "SegFormer",
+    "DeepLabV3Plus": "DeepLabV3+",
+    "TransUnet": "TransUNet",
+    "UMamba": "U-Mamba",
+    "SwinUMamba": "Swin-UMamba",
+}
 
 
 def resolve_name(name: str) -> str:
@@ -211,8 +248,9 @@ def list_models(kind: str | None = None) -> list[str]:
     return [n for n, e in REGISTRY.items() if kind is None or e.kind == kind]
 
 
-def create(name: str, task: str, in_channels: int, out_channels: int, *, size: str = "base",
-           ordinal: str = "independent", **kw) -> nn.Module:
+def create(
+    name: str, task: str, in_channels: int, out_channels: int, *, size: str = "base", ordinal: str = "independent", **kw
+) -> nn.Module:
     """Build model ``name`` for ``task`` ("seg" | "cls" | "ordinal" or a benchmark task id), from scratch.
 
     For ``task="ordinal"`` ``out_channels`` is the number of ordered classes K and the returned
@@ -269,7 +307,9 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True)
         k = bad[0]
         raise RamkitError(
             f"weights do not fit the model: {k} has shape {tuple(state[k].shape)}, model expects "
-            f"{tuple(own[k].shape)} (wrong model, channel count or number of classes?)", path)
+            f"{tuple(own[k].shape)} (wrong model, channel count or number of classes?)",
+            path,
+        )
     missing = [k for k in own if k not in state]
     if strict and missing:
         raise RamkitError(f"weights lack {len(missing)} tensors of the model (first: {missing[0]}); wrong model?", path)

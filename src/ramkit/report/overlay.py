@@ -45,6 +45,8 @@ def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write an RGB uint8 H×W×3 image (format from the suffix) atomically."""
     from PIL import Image
 
-    fmt = {".png": "PNG", ".bmp": "BMP", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(os.path.splitext(os.fspath(path))[1].lower(), "PNG")
+    fmt = {".png": "PNG", ".bmp": "BMP", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(
+        os.path.splitext(os.fspath(path))[1].lower(), "PNG"
+    )
     with atomic_path(path) as tmp:
         Image.fromarray(np.ascontiguousarray(rgb, np.uint8), "RGB").save(tmp, format=fmt)

@@ -129,8 +129,7 @@ def _burden(anat, n_visits: int, be_stems, jsn_stems=()) -> tuple[float, ...]:
     for v in range(n_visits):
         sev = anat.severity * (0.5 + 0.5 * _visit_progress(v, n_visits))
         be += sum(anat.be_slope[s] * sev + anat.be_offset[s] > 0 for s in be_stems)
-        jsn += sum(1.0 - 1.6 * max(anat.jsn_slope[s] * sev + anat.jsn_offset[s], 0.0) < JSN_BANDS[0]
-                   for s in jsn_stems)
+        jsn += sum(1.0 - 1.6 * max(anat.jsn_slope[s] * sev + anat.jsn_offset[s], 0.0) < JSN_BANDS[0] for s in jsn_stems)
     return (float(be), float(jsn)) if len(jsn_stems) else (float(be),)
 
 
@@ -147,8 +146,9 @@ def _plan_hands(hands: int, seed: int) -> list[_Hand]:
     n_pat = max(3, int(round(hands / 2.5)))
     visits = _visits(hands, n_pat, rng)
     be_stems, jsn_stems = [j.stem for j in anatomy.BE_JOINTS], [j.stem for j in anatomy.JSN_JOINTS]
-    splits = _split_patients([(visits[p],) + _burden(_hand_anatomy(seed, p), visits[p], be_stems, jsn_stems)
-                              for p in range(n_pat)])
+    splits = _split_patients(
+        [(visits[p],) + _burden(_hand_anatomy(seed, p), visits[p], be_stems, jsn_stems) for p in range(n_pat)]
+    )
     ids = rng.choice(np.arange(1, 10000), size=n_pat, replace=False)
     image_ids = rng.choice(np.arange(1000, 100000), size=hands, replace=False)
     out: list[_Hand] = []
@@ -162,12 +162,25 @@ def _plan_hands(hands: int, seed: int) -> list[_Hand]:
         for v in range(visits[p]):
             mm = m - 1 + v * int(rng.integers(6, 19))
             date = f"{y + mm // 12:04d}{mm % 12 + 1:02d}{int(rng.integers(1, 29)):02d}"
-            out.append(_Hand(index=k, patient=p, patient_id=f"{int(ids[p]):04d}", visit=v, n_visits=visits[p],
-                             split=splits[p], center=center, side=side, date=date, image_id=str(int(image_ids[k])),
-                             sex=sex, age=age + (mm // 12), is_ra=1))
+            out.append(
+                _Hand(
+                    index=k,
+                    patient=p,
+                    patient_id=f"{int(ids[p]):04d}",
+                    visit=v,
+                    n_visits=visits[p],
+                    split=splits[p],
+                    center=center,
+                    side=side,
+                    date=date,
+                    image_id=str(int(image_ids[k])),
+                    sex=sex,
+                    age=age + (mm // 12),
+                    is_ra=1,
+                )
+            )
             k += 1
     return out
-
 
 
 def _plan_wrists(wrists: int, seed: int) -> list[tuple]:
@@ -178,8 +191,9 @@ def _plan_wrists(wrists: int, seed: int) -> list[tuple]:
     from ramkit.synth.geometry import W600_TO_BE
 
     w_stems = tuple(W600_TO_BE[j.stem] for j in anatomy.W600_JOINTS)
-    splits = _split_patients([(visits[p],) + _burden(_wrist_anatomy(seed, p), visits[p], w_stems)
-                              for p in range(n_pat)])
+    splits = _split_patients(
+        [(visits[p],) + _burden(_wrist_anatomy(seed, p), visits[p], w_stems) for p in range(n_pat)]
+    )
     ids = rng.choice(np.arange(1, 10000), size=n_pat, replace=False)
     plan = []
     for p in range(n_pat):
@@ -208,8 +222,9 @@ def _draw_planned_hand(h: _Hand, anat, seed: int, size: str):
     from ramkit.synth.phantom import draw_hand
 
     prog = _visit_progress(h.visit, h.n_visits)
-    return draw_hand(np.random.default_rng([seed, 1, h.index]), anat, progress=prog, size=size, view="hand",
-                     center=h.center)
+    return draw_hand(
+        np.random.default_rng([seed, 1, h.index]), anat, progress=prog, size=size, view="hand", center=h.center
+    )
 
 
 def _draw_planned_wrist(entry: tuple, anat, seed: int, size: str):
@@ -242,6 +257,7 @@ def redraw_wrist(wrists: int, seed: int, index: int, size: str = "small"):
     img, masks, boxes, sc = _draw_planned_wrist(entry, _wrist_anatomy(seed, entry[1]), seed, size)
     return f"{entry[2]}_{entry[3]}_{entry[4]}", entry[5], img, masks, boxes, sc
 
+
 def _save_bmp(path: Path, arr: np.ndarray) -> None:
     from PIL import Image
 
@@ -268,8 +284,9 @@ def _write_xlsx(path: Path, df) -> None:
         for name in sorted(src.namelist()):
             data = src.read(name)
             if name == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>2025-01-01T00:00:00Z\3",
-                              data)
+                data = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>2025-01-01T00:00:00Z\3", data
+                )
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(info, data)
@@ -283,18 +300,36 @@ def _annotations(parts: list[tuple[str, np.ndarray]], cat_ids: dict[str, int], i
     for name, m in parts:
         if not m.any():
             continue
-        anns.append({"id": start + len(anns), "image_id": image_id, "category_id": cat_ids[name],
-                     "bbox": mask_bbox(m), "area": int(m.sum()), "segmentation": encode_mask(m), "iscrowd": 0})
+        anns.append(
+            {
+                "id": start + len(anns),
+                "image_id": image_id,
+                "category_id": cat_ids[name],
+                "bbox": mask_bbox(m),
+                "area": int(m.sum()),
+                "segmentation": encode_mask(m),
+                "iscrowd": 0,
+            }
+        )
     return anns
 
 
-def _box_annotations(boxes: dict[str, tuple[int, int, int, int]], cat_ids: dict[str, int], image_id: int,
-                     start: int) -> list[dict]:
+def _box_annotations(
+    boxes: dict[str, tuple[int, int, int, int]], cat_ids: dict[str, int], image_id: int, start: int
+) -> list[dict]:
     anns = []
     for stem, (x, y, w, h) in boxes.items():
-        anns.append({"id": start + len(anns), "image_id": image_id, "category_id": cat_ids[stem],
-                     "bbox": [float(x), float(y), float(w), float(h)], "area": float(w * h), "segmentation": [],
-                     "iscrowd": 0})
+        anns.append(
+            {
+                "id": start + len(anns),
+                "image_id": image_id,
+                "category_id": cat_ids[stem],
+                "bbox": [float(x), float(y), float(w), float(h)],
+                "area": float(w * h),
+                "segmentation": [],
+                "iscrowd": 0,
+            }
+        )
     return anns
 
 
@@ -307,7 +342,7 @@ def joint_categories(joints: tuple[anatomy.Joint, ...]) -> list[dict]:
 
 def _crop(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     x, y, w, h = box
-    return img[y:y + h, x:x + w]
+    return img[y : y + h, x : x + w]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -346,21 +381,33 @@ def _write_h1200(root: Path, hands: int, seed: int, size: str, progress: bool) -
         parts += d.object_parts
         S["bone"] += _annotations(parts, bone_ids, image_id, len(S["bone"]) + 1)
         S["be"] += _annotations(d.lesion_parts, be_ids, image_id, len(S["be"]) + 1)
-        for kind, joints, boxes, scores in (("be", anatomy.BE_JOINTS, d.be_boxes, d.be_scores),
-                                            ("jsn", anatomy.JSN_JOINTS, d.jsn_boxes, d.jsn_scores)):
+        for kind, joints, boxes, scores in (
+            ("be", anatomy.BE_JOINTS, d.be_boxes, d.be_scores),
+            ("jsn", anatomy.JSN_JOINTS, d.jsn_boxes, d.jsn_scores),
+        ):
             folder = root / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / h.split
             for j in joints:
                 _save_bmp(folder / h.stem / f"{j.stem}.bmp", _crop(d.image, boxes[j.stem]))
-            S[f"det_{kind}"] += _box_annotations({j.stem: boxes[j.stem] for j in joints}, det_ids[kind], image_id,
-                                                 len(S[f"det_{kind}"]) + 1)
+            S[f"det_{kind}"] += _box_annotations(
+                {j.stem: boxes[j.stem] for j in joints}, det_ids[kind], image_id, len(S[f"det_{kind}"]) + 1
+            )
             S[f"scores_{kind}"][file_name] = {j.key: int(scores[j.stem]) for j in joints}
         all_be += list(d.be_scores.values())
         all_jsn += list(d.jsn_scores.values())
-        rows.append({
-            "Mapped Image Stem": h.stem, "StudyID": h.visit + 1, "Normalized PatientID": h.patient_id,
-            "isRA": h.is_ra, "Sex": h.sex, "Age": h.age, "Center": h.center, "PixelSpacing": d.spacing_mm,
-            "ImageSize": f"{H}x{W}", "LR": h.side,
-        })
+        rows.append(
+            {
+                "Mapped Image Stem": h.stem,
+                "StudyID": h.visit + 1,
+                "Normalized PatientID": h.patient_id,
+                "isRA": h.is_ra,
+                "Sex": h.sex,
+                "Age": h.age,
+                "Center": h.center,
+                "PixelSpacing": d.spacing_mm,
+                "ImageSize": f"{H}x{W}",
+                "LR": h.side,
+            }
+        )
     info = {"description": f"ramkit synthetic RAM-H1200 cohort (seed {seed}, size {size})"}
     for split, S in per_split.items():
         seg = root / "Segmentation" / split
@@ -370,8 +417,10 @@ def _write_h1200(root: Path, hands: int, seed: int, size: str, progress: bool) -
         for kind in ("be", "jsn"):
             folder = root / "SvdH_Scoring" / f"SvdH_{kind.upper()}_Scoring" / split
             folder.mkdir(parents=True, exist_ok=True)
-            _write_json(folder / f"_annotations_{kind}_joint_detection.coco.json",
-                        build_coco(S["images"], det_cats[kind], S[f"det_{kind}"], info))
+            _write_json(
+                folder / f"_annotations_{kind}_joint_detection.coco.json",
+                build_coco(S["images"], det_cats[kind], S[f"det_{kind}"], info),
+            )
             _write_json(folder / f"_annotation_{kind}_scores.json", S[f"scores_{kind}"])
     df = pd.DataFrame(rows, columns=list(anatomy.H1200_METADATA_COLUMNS))
     _write_xlsx(root / "Metadata.xlsx", df)
@@ -421,8 +470,15 @@ def _write_w600(root: Path, wrists: int, seed: int, size: str, progress: bool) -
         for j in anatomy.W600_JOINTS:
             _save_bmp(cls / split / stem / f"{j.stem}.bmp", _crop(img, boxes[j.stem]))
         scores_all += list(sc.values())
-        gt.append({"identifier": stem, "patient_id": pid, "study_id": sid, "hand": side,
-                   "joints": {j.key: int(sc[j.stem]) for j in anatomy.W600_JOINTS}})
+        gt.append(
+            {
+                "identifier": stem,
+                "patient_id": pid,
+                "study_id": sid,
+                "hand": side,
+                "joints": {j.key: int(sc[j.stem]) for j in anatomy.W600_JOINTS},
+            }
+        )
         counts[split] += 1
     for split in anatomy.SPLITS:
         (root / "BoneSegmentation" / "masks" / split).mkdir(parents=True, exist_ok=True)
@@ -434,8 +490,14 @@ def _write_w600(root: Path, wrists: int, seed: int, size: str, progress: bool) -
     return {"images": len(plan), "patients": n_pat, "splits": counts, "be_positive_rate": float((s > 0).mean())}
 
 
-def generate_cohort(out: str | os.PathLike, hands: int = 24, seed: int = 0, size: str = "small",
-                    progress: bool = True, wrists: int | None = None) -> dict:
+def generate_cohort(
+    out: str | os.PathLike,
+    hands: int = 24,
+    seed: int = 0,
+    size: str = "small",
+    progress: bool = True,
+    wrists: int | None = None,
+) -> dict:
     """Write ``out/RAM-H1200-v1`` (``hands`` radiographs) and ``out/RAM-W600`` (``wrists``, default = hands).
 
     Each dataset is written to a temporary folder and renamed into place, so a crash leaves nothing
@@ -461,5 +523,12 @@ def generate_cohort(out: str | os.PathLike, hands: int = 24, seed: int = 0, size
     with atomic_dir(out / W600_ROOT) as tmp:
         w = _write_w600(tmp, int(wrists), int(seed), size, progress)
     t2 = time.perf_counter()
-    return {"h1200": str(out / H1200_ROOT), "w600": str(out / W600_ROOT), "seed": int(seed), "size": size,
-            "hand": h, "wrist": w, "seconds": {"h1200": t1 - t0, "w600": t2 - t1}}
+    return {
+        "h1200": str(out / H1200_ROOT),
+        "w600": str(out / W600_ROOT),
+        "seed": int(seed),
+        "size": size,
+        "hand": h,
+        "wrist": w,
+        "seconds": {"h1200": t1 - t0, "w600": t2 - t1},
+    }

@@ -62,7 +62,7 @@ def make_figures(out_dir: str | Path, real_wrist: str | Path | None = None, seed
         ov[hand.be[k] > 0] = colours[cat]
     ax[1].imshow(hand.image, cmap="gray", vmin=0, vmax=255)
     ax[1].imshow(ov)
-    for stem, (x, y, w, h) in hand.jsn_boxes.items():
+    for x, y, w, h in hand.jsn_boxes.values():
         ax[1].add_patch(plt.Rectangle((x, y), w, h, fill=False, ec="cyan", lw=0.7))
     ax[1].set_title("bone masks, lesions (red 90 / orange 50 / yellow non-SvdH), JSN boxes")
     for a in ax:

@@ -46,7 +46,7 @@ def be_score_from_fraction(frac: float) -> int:
     """Raw SvdH BE score (0/1/2/3/5) of an eroded-area fraction."""
     if frac <= 0:
         return 0
-    for score, upper in zip((1, 2, 3), BE_BANDS):
+    for score, upper in zip((1, 2, 3), BE_BANDS, strict=False):
         if frac <= upper:
             return score
     return 5
@@ -99,8 +99,17 @@ def polygon_area(poly: np.ndarray) -> float:
     return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
-def long_bone(length: float, head_r: float, shaft_hw: float, base_hw: float, base: str, base_r: float,
-              base_shift: float, rng: np.random.Generator, n_side: int = 18) -> np.ndarray:
+def long_bone(
+    length: float,
+    head_r: float,
+    shaft_hw: float,
+    base_hw: float,
+    base: str,
+    base_r: float,
+    base_shift: float,
+    rng: np.random.Generator,
+    n_side: int = 18,
+) -> np.ndarray:
     """Outline of a tubular bone in its local frame (s along the axis, w lateral), as (w, s) points.
 
     ``base='concave'``: the base is an arc of radius ``base_r`` about the local origin (it receives the previous
@@ -119,8 +128,11 @@ def long_bone(length: float, head_r: float, shaft_hw: float, base_hw: float, bas
         s0 = base_shift + depth
     s1 = length
     t = np.linspace(0, 1, n_side)[1:-1]
-    hw = (shaft_hw + (base_hw - shaft_hw) * np.exp(-((t / 0.2) ** 2))
-          + (head_r - shaft_hw) * np.exp(-(((1 - t) / 0.17) ** 2)))
+    hw = (
+        shaft_hw
+        + (base_hw - shaft_hw) * np.exp(-((t / 0.2) ** 2))
+        + (head_r - shaft_hw) * np.exp(-(((1 - t) / 0.17) ** 2))
+    )
     asym = 1 + rng.normal(0, 0.03)
     s = s0 + t * (s1 - s0)
     right = np.stack([-hw * asym, s], 1)
@@ -179,7 +191,9 @@ class HandGeometry:
     bones: dict[str, Bone]
     bites: list[Bite]
     joints: list[JointSpec]
-    objects: list[tuple[str, np.ndarray, float]] = field(default_factory=list)  # (category, hand-frame polygon, density)
+    objects: list[tuple[str, np.ndarray, float]] = field(
+        default_factory=list
+    )  # (category, hand-frame polygon, density)
     overlap_hints: dict = field(default_factory=dict)
 
 
@@ -254,12 +268,13 @@ def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_
     non = []
     for _ in range(int(rng.integers(0, 3))):
         f = int(rng.integers(2, 6))
-        non.append((f"DP{f}" if rng.random() < 0.5 else f"MP{f}", float(rng.uniform(0.0, 0.15)),
-                    float(rng.uniform(1.2, 2.2))))
+        non.append(
+            (f"DP{f}" if rng.random() < 0.5 else f"MP{f}", float(rng.uniform(0.0, 0.15)), float(rng.uniform(1.2, 2.2)))
+        )
     rays = {}
     for f, vals in _RAYS.items():
         jitter = rng.normal(1.0, 0.04, size=len(vals))
-        rays[f] = tuple(float(v * j) for v, j in zip(vals, jitter))
+        rays[f] = tuple(float(v * j) for v, j in zip(vals, jitter, strict=False))
     axes = {
         "Capitate": (6.6, 11.0, 0.0),
         "Hamate": (7.2, 9.2, -0.15),
@@ -270,11 +285,23 @@ def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_
         "Trapezium": (7.0, 6.6, 0.5),
         "Sesamoid": (2.2, 2.6, 0.0),
     }
-    axes = {k: (a * rng.normal(1, 0.04), b * rng.normal(1, 0.04), ang + rng.normal(0, 0.05))
-            for k, (a, b, ang) in axes.items()}
-    return HandAnatomy(scale=scale, seed=int(rng.integers(2**31)), severity=float(severity), be_slope=be_slope,
-                       be_offset=be_off, jsn_slope=jsn_slope, jsn_offset=jsn_off, bite_plan=plan,
-                       nonsvdh_plan=non, rays=rays, carpal_axes=axes)
+    axes = {
+        k: (a * rng.normal(1, 0.04), b * rng.normal(1, 0.04), ang + rng.normal(0, 0.05))
+        for k, (a, b, ang) in axes.items()
+    }
+    return HandAnatomy(
+        scale=scale,
+        seed=int(rng.integers(2**31)),
+        severity=float(severity),
+        be_slope=be_slope,
+        be_offset=be_off,
+        jsn_slope=jsn_slope,
+        jsn_offset=jsn_off,
+        bite_plan=plan,
+        nonsvdh_plan=non,
+        rays=rays,
+        carpal_axes=axes,
+    )
 
 
 @dataclass
@@ -288,8 +315,12 @@ class Pose:
 
     @staticmethod
     def draw(rng: np.random.Generator) -> Pose:
-        return Pose(rotation=float(rng.normal(0, 0.07)), shift=rng.normal(0, 5, size=2),
-                    spread=rng.normal(0, 0.04, size=6), thumb=float(rng.normal(0, 0.08)))
+        return Pose(
+            rotation=float(rng.normal(0, 0.07)),
+            shift=rng.normal(0, 5, size=2),
+            spread=rng.normal(0, 0.04, size=6),
+            thumb=float(rng.normal(0, 0.08)),
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -338,8 +369,9 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     cen["Trapezoid"] = _place(hand("Capitate"), cen["Capitate"], loc["Trapezoid"], (-1, -0.45), PLAIN_GAP_MM)
     cen["Scaphoid"] = _place(hand("Capitate"), cen["Capitate"], loc["Scaphoid"], (-1, 0.55), gap["SC"])
     cen["Lunate"] = _place(hand("Capitate"), cen["Capitate"], loc["Lunate"], (0.15, 1), PLAIN_GAP_MM)
-    cen["Pisifrom_Triquetrum"] = _place(hand("Lunate"), cen["Lunate"], loc["Pisifrom_Triquetrum"], (1, -0.25),
-                                        PLAIN_GAP_MM)
+    cen["Pisifrom_Triquetrum"] = _place(
+        hand("Lunate"), cen["Lunate"], loc["Pisifrom_Triquetrum"], (1, -0.25), PLAIN_GAP_MM
+    )
     cen["Trapezium"] = _place(hand("Scaphoid"), cen["Scaphoid"], loc["Trapezium"], (-0.5, -1), gap["STT"])
     bones: dict[str, Bone] = {}
     eye = np.eye(2)
@@ -349,11 +381,23 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     # --- distal radius and ulna (local frame = hand frame, translated)
     xs = np.linspace(-16.5, 14.0, 24)
     top = -5.5 * np.exp(-(((xs + 16.5) / 5.5) ** 2)) + 0.010 * (xs - 2) ** 2 - 0.6
-    rad_local = np.concatenate([
-        np.stack([xs, top], 1),
-        np.array([[14.5, 4.0], [11.5, 14.0], [10.5, 30.0], [10.0, 160.0], [-11.0, 160.0], [-12.0, 30.0],
-                  [-14.5, 12.0], [-17.5, 2.0]]),
-    ])
+    rad_local = np.concatenate(
+        [
+            np.stack([xs, top], 1),
+            np.array(
+                [
+                    [14.5, 4.0],
+                    [11.5, 14.0],
+                    [10.5, 30.0],
+                    [10.0, 160.0],
+                    [-11.0, 160.0],
+                    [-12.0, 30.0],
+                    [-14.5, 12.0],
+                    [-17.5, 2.0],
+                ]
+            ),
+        ]
+    )
     rad_local = rad_local * rng.normal(1, 0.03, size=2)
     low_s = hand("Scaphoid")[np.argmax(hand("Scaphoid")[:, 1])]
     low_l = hand("Lunate")[np.argmax(hand("Lunate")[:, 1])]
@@ -366,10 +410,12 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     bones["Radius"] = Bone("Radius", rad_local, eye, np.array([tx, ty]), density=1.05)
     phi = np.linspace(np.pi, 0, 17)
     uh = 6.8
-    ul_local = np.concatenate([
-        np.stack([uh * np.cos(phi), -uh * 0.85 * np.sin(phi)], 1),
-        np.array([[6.3, 6.0], [5.6, 20.0], [5.0, 160.0], [-4.8, 160.0], [-5.4, 20.0], [-6.2, 6.0]]),
-    ])
+    ul_local = np.concatenate(
+        [
+            np.stack([uh * np.cos(phi), -uh * 0.85 * np.sin(phi)], 1),
+            np.array([[6.3, 6.0], [5.6, 20.0], [5.0, 160.0], [-4.8, 160.0], [-5.4, 20.0], [-6.2, 6.0]]),
+        ]
+    )
     ul_local = ul_local * rng.normal(1, 0.03, size=2)
     pt = hand("Pisifrom_Triquetrum")
     ux = bones["Radius"].outline[:24, 0].max() + uh + 2.5
@@ -379,8 +425,13 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     # --- rays
     mc_angle = {1: -0.62 + pose.thumb, 2: -0.13, 3: -0.02, 4: 0.09, 5: 0.2}
     spread_pp = {1: 0.12, 2: -0.06, 3: 0.0, 4: 0.05, 5: 0.12}
-    base_of = {1: ("Trapezium", 0.0), 2: ("Trapezoid", 0.0), 3: ("Capitate", 0.0), 4: ("Hamate", -2.6),
-               5: ("Hamate", 3.6)}
+    base_of = {
+        1: ("Trapezium", 0.0),
+        2: ("Trapezoid", 0.0),
+        3: ("Capitate", 0.0),
+        4: ("Hamate", -2.6),
+        5: ("Hamate", 3.6),
+    }
     cmc_gap = {1: PLAIN_GAP_MM, 2: PLAIN_GAP_MM, 3: gap["CMC-M"], 4: gap["CMC-R"], 5: gap["CMC-S"]}
     heads: dict[str, tuple[np.ndarray, float, float]] = {}  # bone -> (head centre, head r, axis angle)
     for f in range(1, 6):
@@ -396,9 +447,11 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
         mc_local = long_bone(L_mc, r_mc, hw_mc, base_hw, "convex", 0.0, 0.0, rng)
         bones[f"MC{f}"] = Bone(f"MC{f}", mc_local, _frame(ang), base_point)
         heads[f"MC{f}"] = (base_point + u * L_mc, r_mc, ang)
-        chain = [("PP", L_pp, r_pp, spread_pp[f] + pose.spread[f]),
-                 ("MP", L_mp, r_mp, 0.02 * (f - 3)),
-                 ("DP", L_dp, r_tip, 0.0)]
+        chain = [
+            ("PP", L_pp, r_pp, spread_pp[f] + pose.spread[f]),
+            ("MP", L_mp, r_mp, 0.02 * (f - 3)),
+            ("DP", L_dp, r_tip, 0.0),
+        ]
         prev = f"MC{f}"
         for kind, L, r, dang in chain:
             if kind == "MP" and f == 1:

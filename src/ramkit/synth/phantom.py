@@ -22,7 +22,7 @@ from scipy import ndimage
 from skimage.draw import disk, polygon
 
 from ramkit import anatomy
-from ramkit.synth.geometry import Bone, HandAnatomy, HandGeometry, Pose, build_hand, draw_anatomy, rot
+from ramkit.synth.geometry import HandAnatomy, HandGeometry, Pose, build_hand, draw_anatomy, rot
 
 #: (height, width, mm per pixel) of hand radiographs and wrist crops per size.
 SIZES: dict[str, dict[str, tuple[int, int, float]]] = {
@@ -241,8 +241,17 @@ def draw_hand(
     if objects:
         obj_parts = _objects(geo, to_px, rng, shape, sp)
 
-    image = _form_image(rng, full_masks, bite_px, soft, obj_parts, geo, sp, shape,
-                        CENTER_STYLE[center] if view == "hand" else WRIST_STYLE)
+    image = _form_image(
+        rng,
+        full_masks,
+        bite_px,
+        soft,
+        obj_parts,
+        geo,
+        sp,
+        shape,
+        CENTER_STYLE[center] if view == "hand" else WRIST_STYLE,
+    )
 
     bones = np.zeros((len(anatomy.HAND_BONES), H, W), np.uint8)
     for k, name in enumerate(anatomy.HAND_BONES):
@@ -265,11 +274,19 @@ def draw_hand(
             jsn_scores[j.stem], jsn_boxes[j.stem] = j.score, box
         values[f"{j.kind}:{j.stem}"] = j.value
     return HandDrawing(
-        image=image, bones=bones, be=be, objects=obj, be_scores=be_scores, jsn_scores=jsn_scores,
-        be_boxes=be_boxes, jsn_boxes=jsn_boxes, spacing_mm=sp,
+        image=image,
+        bones=bones,
+        be=be,
+        objects=obj,
+        be_scores=be_scores,
+        jsn_scores=jsn_scores,
+        be_boxes=be_boxes,
+        jsn_boxes=jsn_boxes,
+        spacing_mm=sp,
         bone_parts={k: [p.astype(np.uint8) for p in v] for k, v in parts.items()},
         lesion_parts=[(c, m.astype(np.uint8)) for c, m in lesion_parts],
-        object_parts=[(c, m.astype(np.uint8)) for c, m, _ in obj_parts], values=values,
+        object_parts=[(c, m.astype(np.uint8)) for c, m, _ in obj_parts],
+        values=values,
     )
 
 
@@ -295,11 +312,27 @@ def _soft_tissue(masks, geo: HandGeometry, to_px, sp: float, shape) -> np.ndarra
         return bones_union
     dist = ndimage.distance_transform_edt(~bones_union) * sp
     soft = dist < 4.5
-    pts = np.concatenate([geo.bones[n].outline for n in ("MC1", "MC2", "MC3", "MC4", "MC5", "Capitate", "Hamate",
-                                                         "Trapezium", "Scaphoid", "Pisifrom_Triquetrum", "Lunate")])
+    pts = np.concatenate(
+        [
+            geo.bones[n].outline
+            for n in (
+                "MC1",
+                "MC2",
+                "MC3",
+                "MC4",
+                "MC5",
+                "Capitate",
+                "Hamate",
+                "Trapezium",
+                "Scaphoid",
+                "Pisifrom_Triquetrum",
+                "Lunate",
+            )
+        ]
+    )
     hull = to_px(pts[ConvexHull(pts).vertices])
     palm = _raster(hull, shape)
-    soft |= (ndimage.distance_transform_edt(~palm) * sp < 3.0)
+    soft |= ndimage.distance_transform_edt(~palm) * sp < 3.0
     fore = masks["Radius"] | masks["Ulna"]
     if fore.any():
         soft |= ndimage.distance_transform_edt(~fore) * sp < 8.0
@@ -354,7 +387,9 @@ def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> 
     # soft tissue: rounded cross-section
     if soft.any():
         ds = ndimage.distance_transform_edt(soft) * sp
-        mu += 0.42 * np.sqrt(np.clip(ds / 10.0, 0, 1)).astype(np.float32) * (1 + 0.04 * _bandpass(rng, shape, sp, 6, 25))
+        mu += (
+            0.42 * np.sqrt(np.clip(ds / 10.0, 0, 1)).astype(np.float32) * (1 + 0.04 * _bandpass(rng, shape, sp, 6, 25))
+        )
     for name in anatomy.HAND_BONES:
         if name == "SoftTissue" or name not in masks:
             continue

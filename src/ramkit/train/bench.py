@@ -36,20 +36,69 @@ from ramkit.io.atomic import write_csv
 COHORT = {"size": "medium", "hands": 48, "quick_hands": 12}
 #: task -> CPU preset (TrainConfig overrides); "quick" variants shrink models and epochs further
 PRESETS: dict[str, dict] = {
-    "hand-bone-seg": dict(model="Unet", model_kw={"filters": (8, 16, 32, 64, 128)}, input_scale=0.25,
-                          patch_size=160, patches_per_image=4, batch_size=8, epochs=40, lr=3e-3, warmup_epochs=1,
-                          patience=0, max_val_cases=4),
-    "hand-be-seg": dict(model="Unet", model_kw={"filters": (16, 32, 64, 128)}, patch_size=64, patches_per_image=16,
-                        batch_size=16, epochs=14, lr=3e-3, warmup_epochs=1, patience=0, max_val_cases=3,
-                        pos_image_ratio=0.9, fg_ratio=0.8, fg_class_weight=5.0, val_overlap=0.25),
-    "hand-be-score": dict(model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=2e-3, warmup_epochs=1,
-                          patience=0, ordinal_pos_weight="sqrt"),
-    "hand-jsn-score": dict(model="ResNet18", patch_size=64, batch_size=32, epochs=15, lr=1e-3, warmup_epochs=1,
-                           patience=0, ordinal_pos_weight=True),
-    "wrist-bone-seg": dict(model="Unet", model_kw={"filters": (16, 32, 64, 128, 256)}, patch_size=128,
-                           batch_size=4, epochs=40, lr=3e-3, warmup_epochs=1, patience=0, max_val_cases=4),
-    "wrist-be-cls": dict(model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=1e-3, warmup_epochs=1,
-                         patience=0),
+    "hand-bone-seg": dict(
+        model="Unet",
+        model_kw={"filters": (8, 16, 32, 64, 128)},
+        input_scale=0.25,
+        patch_size=160,
+        patches_per_image=4,
+        batch_size=8,
+        epochs=40,
+        lr=3e-3,
+        warmup_epochs=1,
+        patience=0,
+        max_val_cases=4,
+    ),
+    "hand-be-seg": dict(
+        model="Unet",
+        model_kw={"filters": (16, 32, 64, 128)},
+        patch_size=64,
+        patches_per_image=16,
+        batch_size=16,
+        epochs=14,
+        lr=3e-3,
+        warmup_epochs=1,
+        patience=0,
+        max_val_cases=3,
+        pos_image_ratio=0.9,
+        fg_ratio=0.8,
+        fg_class_weight=5.0,
+        val_overlap=0.25,
+    ),
+    "hand-be-score": dict(
+        model="ResNet18",
+        patch_size=64,
+        batch_size=32,
+        epochs=20,
+        lr=2e-3,
+        warmup_epochs=1,
+        patience=0,
+        ordinal_pos_weight="sqrt",
+    ),
+    "hand-jsn-score": dict(
+        model="ResNet18",
+        patch_size=64,
+        batch_size=32,
+        epochs=15,
+        lr=1e-3,
+        warmup_epochs=1,
+        patience=0,
+        ordinal_pos_weight=True,
+    ),
+    "wrist-bone-seg": dict(
+        model="Unet",
+        model_kw={"filters": (16, 32, 64, 128, 256)},
+        patch_size=128,
+        batch_size=4,
+        epochs=40,
+        lr=3e-3,
+        warmup_epochs=1,
+        patience=0,
+        max_val_cases=4,
+    ),
+    "wrist-be-cls": dict(
+        model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=1e-3, warmup_epochs=1, patience=0
+    ),
 }
 QUICK: dict[str, dict] = {
     "hand-bone-seg": dict(patches_per_image=2, epochs=12, max_val_cases=2),
@@ -60,8 +109,11 @@ QUICK: dict[str, dict] = {
     "wrist-be-cls": dict(model_size="tiny", model="MobileNet", epochs=3),
 }
 #: headline metrics printed per task
-HEADLINE = {"segmentation": ("DSC", "NSD", "VOE", "MSD"), "score": ("QWK", "MAE", "BACC", "ACC"),
-            "binary": ("BACC", "F1", "ACC", "SEN", "SPC")}
+HEADLINE = {
+    "segmentation": ("DSC", "NSD", "VOE", "MSD"),
+    "score": ("QWK", "MAE", "BACC", "ACC"),
+    "binary": ("BACC", "F1", "ACC", "SEN", "SPC"),
+}
 
 
 def auto_threads() -> int:
@@ -77,8 +129,16 @@ def auto_threads() -> int:
     return min(2, cores) if load < 0.5 * cores else 1
 
 
-def task_config(task: str, data: Path, out: Path, quick: bool = False, epochs_scale: float = 1.0, seed: int = 0,
-                device: str = "cpu", threads: int | None = None):
+def task_config(
+    task: str,
+    data: Path,
+    out: Path,
+    quick: bool = False,
+    epochs_scale: float = 1.0,
+    seed: int = 0,
+    device: str = "cpu",
+    threads: int | None = None,
+):
     """The bench TrainConfig of ``task``."""
     from ramkit.train.trainer import TrainConfig
 
@@ -86,8 +146,16 @@ def task_config(task: str, data: Path, out: Path, quick: bool = False, epochs_sc
     if quick:
         kw.update(QUICK[task])
     kw["epochs"] = max(1, int(round(kw["epochs"] * epochs_scale)))
-    return TrainConfig(task=task, data=str(data), out=str(out), seed=seed, device=device, resume=False,
-                       threads=threads or auto_threads(), **kw)
+    return TrainConfig(
+        task=task,
+        data=str(data),
+        out=str(out),
+        seed=seed,
+        device=device,
+        resume=False,
+        threads=threads or auto_threads(),
+        **kw,
+    )
 
 
 def protocol_table(quick: bool = False, epochs_scale: float = 1.0) -> str:
@@ -102,16 +170,24 @@ def protocol_table(quick: bool = False, epochs_scale: float = 1.0) -> str:
         model = kw["model"] + (" tiny" if kw.get("model_size") == "tiny" else "")
         if kw.get("model_kw", {}).get("filters"):
             model += f" filters {list(kw['model_kw']['filters'])}"
-        other = ", ".join(f"{k}={kw[k]}" for k in ("patches_per_image", "ordinal_pos_weight", "max_val_cases")
-                          if k in kw)
+        other = ", ".join(
+            f"{k}={kw[k]}" for k in ("patches_per_image", "ordinal_pos_weight", "max_val_cases") if k in kw
+        )
         epochs = max(1, int(round(kw["epochs"] * epochs_scale)))
         lines.append(f"| {task} | {model} | {inp} | {epochs} | {kw['lr']:g} | {kw['batch_size']} | {other} |")
     return "\n".join(lines)
 
 
-def run_bench(out: str | os.PathLike, quick: bool = False, hands: int | None = None, epochs_scale: float = 1.0,
-              tasks: list[str] | None = None, seed: int = 0, device: str = "cpu",
-              threads: int | None = None) -> dict[str, dict]:
+def run_bench(
+    out: str | os.PathLike,
+    quick: bool = False,
+    hands: int | None = None,
+    epochs_scale: float = 1.0,
+    tasks: list[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> dict[str, dict]:
     """Run the benchmark; returns {task: summary}. Writes OUT/summary/<task>.csv and OUT/summary/summary.md."""
     from rich.console import Console
 
@@ -144,11 +220,16 @@ def run_bench(out: str | os.PathLike, quick: bool = False, hands: int | None = N
             raise RamkitError("the synthetic cohort failed `ramkit check`; see `ramkit check` for details", data / sub)
     console.print(f"check passed ({time.perf_counter() - t0:.0f} s)")
     results: dict[str, dict] = {}
-    md = [f"# ramkit bench ({'quick' if quick else 'default'}; {hands} synthetic {COHORT['size']} hands; "
-          f"device {device}; {threads} thread(s); seed {seed})", "",
-          "CPU-scale protocol (not the paper's): AdamW, 1 warm-up epoch + cosine, selection on the validation "
-          "metric after every epoch, no early stopping; test split never used for training or selection.", "",
-          protocol_table(quick, epochs_scale), ""]
+    md = [
+        f"# ramkit bench ({'quick' if quick else 'default'}; {hands} synthetic {COHORT['size']} hands; "
+        f"device {device}; {threads} thread(s); seed {seed})",
+        "",
+        "CPU-scale protocol (not the paper's): AdamW, 1 warm-up epoch + cosine, selection on the validation "
+        "metric after every epoch, no early stopping; test split never used for training or selection.",
+        "",
+        protocol_table(quick, epochs_scale),
+        "",
+    ]
     for task in tasks:
         spec = get(task)
         root = data / ("RAM-H1200-v1" if spec.dataset == "h1200" else "RAM-W600")
@@ -164,16 +245,29 @@ def run_bench(out: str | os.PathLike, quick: bool = False, hands: int | None = N
         summary["epochs"] = cfg.epochs
         results[task] = summary
         cols = [c for c in HEADLINE[spec.evaluator] if c in summary]
-        row = {"task": task, "model": f"{cfg.model}{' (tiny)' if cfg.model_size == 'tiny' else ''}",
-               "epochs": cfg.epochs, "best_epoch": summary.get("best_epoch"), "train_s": round(train_s, 1),
-               "test_s": round(test_s, 1), "n_test": summary["n_cases"],
-               **{c: summary[c] for c in cols}, "ms_per_item": summary["timing"].get("median_ms")}
+        row = {
+            "task": task,
+            "model": f"{cfg.model}{' (tiny)' if cfg.model_size == 'tiny' else ''}",
+            "epochs": cfg.epochs,
+            "best_epoch": summary.get("best_epoch"),
+            "train_s": round(train_s, 1),
+            "test_s": round(test_s, 1),
+            "n_test": summary["n_cases"],
+            **{c: summary[c] for c in cols},
+            "ms_per_item": summary["timing"].get("median_ms"),
+        }
         df = pd.DataFrame([row])
         write_csv(out / "summary" / f"{task}.csv", df)
         console.print(f"[bold]{task}[/bold] ({spec.description})")
         console.print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
-        md += [f"## {task}", "", "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns),
-               "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |", ""]
+        md += [
+            f"## {task}",
+            "",
+            "| " + " | ".join(df.columns) + " |",
+            "|" + "---|" * len(df.columns),
+            "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |",
+            "",
+        ]
     md.append(f"Total wall-clock: {time.perf_counter() - t0:.0f} s")
     write_text(out / "summary" / "summary.md", "\n".join(md) + "\n")
     console.print(f"total {time.perf_counter() - t0:.0f} s; tables in {out / 'summary'}")

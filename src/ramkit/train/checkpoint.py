@@ -51,8 +51,9 @@ def load_model_weights(model: nn.Module, path: str | os.PathLike) -> None:
         unwrap(model).load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise RamkitError(f"checkpoint does not fit the model ({first[1].strip() if len(first) > 1 else first[0]})",
-                          path) from None
+        raise RamkitError(
+            f"checkpoint does not fit the model ({first[1].strip() if len(first) > 1 else first[0]})", path
+        ) from None
 
 
 def save_training_state(run: Path, model: nn.Module, optimizer, scheduler, scaler, meta: dict) -> None:

@@ -80,8 +80,10 @@ def cases(spec: TaskSpec, ds, split: str, be_protocol: str = "svdh90") -> list[C
             samples = ds.seg(split, be_protocol=be_protocol)
             return [Case(s.stem, s.image, (lambda s=s: s.be(be_protocol)), {"side": s.side}) for s in samples]
         samples = ds.seg(split)  # RAM-W600: left wrists flipped to right-hand orientation, as the official loader
-        return [Case(s.stem, (lambda s=s: s.image(orient=True)), (lambda s=s: s.masks(orient=True)), {"side": s.side})
-                for s in samples]
+        return [
+            Case(s.stem, (lambda s=s: s.image(orient=True)), (lambda s=s: s.masks(orient=True)), {"side": s.side})
+            for s in samples
+        ]
     if spec.dataset == "h1200":
         rows = ds.scores(spec.score_kind, split)
     else:
@@ -92,8 +94,14 @@ def cases(spec: TaskSpec, ds, split: str, be_protocol: str = "svdh90") -> list[C
         if r.score not in values:
             raise RamkitError(f"{r.hand}/{r.joint.stem}: score {r.score} is not one of {values}", r.path)
         label = (1 if r.score != 0 else 0) if spec.activation == "softmax-binary" else values.index(r.score)
-        out.append(Case(f"{r.hand}/{r.joint.stem}", (lambda r=r: r.image(orient=True)), (lambda v=label: v),
-                        {"hand": r.hand, "joint": r.joint, "score": r.score, "side": r.side}))
+        out.append(
+            Case(
+                f"{r.hand}/{r.joint.stem}",
+                (lambda r=r: r.image(orient=True)),
+                (lambda v=label: v),
+                {"hand": r.hand, "joint": r.joint, "score": r.score, "side": r.side},
+            )
+        )
     return out
 
 
@@ -122,9 +130,18 @@ class _Cache:
 # -------------------------------------------------------------------------------------------------------------
 # augmentation
 # -------------------------------------------------------------------------------------------------------------
-def augment(img: torch.Tensor, target: torch.Tensor | None, rng: np.random.Generator,
-            rotate: float = 10.0, shift: float = 0.0625, scale: float = 0.1, p_affine: float = 0.5,
-            brightness: float = 0.2, contrast: float = 0.2, p_intensity: float = 0.5):
+def augment(
+    img: torch.Tensor,
+    target: torch.Tensor | None,
+    rng: np.random.Generator,
+    rotate: float = 10.0,
+    shift: float = 0.0625,
+    scale: float = 0.1,
+    p_affine: float = 0.5,
+    brightness: float = 0.2,
+    contrast: float = 0.2,
+    p_intensity: float = 0.5,
+):
     """Random affine (image bilinear, target nearest) and brightness/contrast on a 1×H×W float image in [0, 1].
 
     ``target`` is C×H×W (float masks) or H×W (long label map) or None. Returns ``(img, target)``.
@@ -137,12 +154,14 @@ def augment(img: torch.Tensor, target: torch.Tensor | None, rng: np.random.Gener
         angle = float(rng.uniform(-rotate, rotate))
         tx, ty = (int(round(rng.uniform(-shift, shift) * w)), int(round(rng.uniform(-shift, shift) * h)))
         s = float(rng.uniform(1 - scale, 1 + scale))
-        img = TF.affine(img, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0],
-                        interpolation=InterpolationMode.BILINEAR)
+        img = TF.affine(
+            img, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0], interpolation=InterpolationMode.BILINEAR
+        )
         if target is not None:
             t = target if target.dim() == 3 else target.unsqueeze(0)
-            t = TF.affine(t, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0],
-                          interpolation=InterpolationMode.NEAREST)
+            t = TF.affine(
+                t, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0], interpolation=InterpolationMode.NEAREST
+            )
             target = t if target.dim() == 3 else t.squeeze(0)
     if rng.random() < p_intensity:
         b = float(rng.uniform(-brightness, brightness))
@@ -153,8 +172,9 @@ def augment(img: torch.Tensor, target: torch.Tensor | None, rng: np.random.Gener
 
 def resize_image(img: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear (antialiased) resize of a 1×H×W image to size×size."""
-    return F.interpolate(img.unsqueeze(0), size=(size, size), mode="bilinear", antialias=True,
-                         align_corners=False).squeeze(0)
+    return F.interpolate(
+        img.unsqueeze(0), size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    ).squeeze(0)
 
 
 def resize_target(t: torch.Tensor, size: int) -> torch.Tensor:
@@ -214,9 +234,17 @@ class TaskDataset(Dataset):
     * ``roi``: the joint ROI resized to ``size``; returns the class index.
     """
 
-    def __init__(self, spec: TaskSpec, items: Sequence[Case], size: int, seed: int = 0, train: bool = True,
-                 patches_per_image: int | None = None, fg_ratio: float | None = None,
-                 pos_image_ratio: float | None = None):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        items: Sequence[Case],
+        size: int,
+        seed: int = 0,
+        train: bool = True,
+        patches_per_image: int | None = None,
+        fg_ratio: float | None = None,
+        pos_image_ratio: float | None = None,
+    ):
         if not items:
             raise RamkitError(f"task {spec.id}: no training cases found")
         self.spec, self.items, self.size, self.seed, self.train = spec, list(items), size, seed, train
@@ -268,8 +296,8 @@ class TaskDataset(Dataset):
         else:
             y0, x0 = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
         y0, x0 = int(np.clip(y0, 0, h - p)), int(np.clip(x0, 0, w - p))
-        t = tgt[y0:y0 + p, x0:x0 + p] if tgt.ndim == 2 else tgt[:, y0:y0 + p, x0:x0 + p]
-        return img[y0:y0 + p, x0:x0 + p], t
+        t = tgt[y0 : y0 + p, x0 : x0 + p] if tgt.ndim == 2 else tgt[:, y0 : y0 + p, x0 : x0 + p]
+        return img[y0 : y0 + p, x0 : x0 + p], t
 
     def positive_indices(self) -> list[int]:
         """Indices of the items whose target has any foreground (computed once; decodes every target)."""

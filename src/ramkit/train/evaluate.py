@@ -30,13 +30,30 @@ def timing_summary(times_s: list[float], unit: str) -> dict:
     if ms.size == 0:
         return {"unit": unit, "n": 0}
     q1, med, q3 = np.percentile(ms, [25, 50, 75])
-    return {"unit": unit, "n": int(ms.size), "median_ms": float(med), "q1_ms": float(q1), "q3_ms": float(q3),
-            "iqr_ms": float(q3 - q1), "mean_ms": float(ms.mean()), "sd_ms": float(ms.std(ddof=0))}
+    return {
+        "unit": unit,
+        "n": int(ms.size),
+        "median_ms": float(med),
+        "q1_ms": float(q1),
+        "q3_ms": float(q3),
+        "iqr_ms": float(q3 - q1),
+        "mean_ms": float(ms.mean()),
+        "sd_ms": float(ms.std(ddof=0)),
+    }
 
 
-def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", out: str | os.PathLike | None = None,
-             device: str = "auto", warmup: int = 2, max_cases: int | None = None, quiet: bool = False,
-             dataset=None, threads: int | None = None) -> dict:
+def run_test(
+    run: str | os.PathLike,
+    data: str | os.PathLike,
+    split: str = "test",
+    out: str | os.PathLike | None = None,
+    device: str = "auto",
+    warmup: int = 2,
+    max_cases: int | None = None,
+    quiet: bool = False,
+    dataset=None,
+    threads: int | None = None,
+) -> dict:
     """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
 
     Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
@@ -65,8 +82,13 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
     out = Path(out) if out is not None else Path(run) / f"test_{split}"
     out.mkdir(parents=True, exist_ok=True)
     size = cfg.patch_size
-    summary: dict = {"task": spec.id, "model": cfg.model, "split": split, "n_cases": len(items),
-                     "best_epoch": meta.get("best_epoch")}
+    summary: dict = {
+        "task": spec.id,
+        "model": cfg.model,
+        "split": split,
+        "n_cases": len(items),
+        "best_epoch": meta.get("best_epoch"),
+    }
     it = items if quiet else track(items, f"test {spec.id}")
     if spec.accessor == "seg":
         from ramkit.metrics import SegmentationEvaluator
@@ -88,8 +110,10 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
             truth = inf.target_masks(tgt, spec, spec.out_channels(cfg.be_protocol), size)
             evaluator.add(c.key, pred, truth)
             preds[c.key] = {n: encode_mask(pred[k]) for k, n in enumerate(names)}
-        write_json(out / "predictions.json", {"task": spec.id, "classes": names, "resized_to": size
-                                              if spec.input == "whole" else None, "masks": preds})
+        write_json(
+            out / "predictions.json",
+            {"task": spec.id, "classes": names, "resized_to": size if spec.input == "whole" else None, "masks": preds},
+        )
         table = evaluator.table()
         write_csv(out / "per_case.csv", table)
         summary.update({k: _num(v) for k, v in evaluator.summary().items()})
@@ -102,7 +126,7 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
         times = []
         pred_l, raw_l = [], []
         for i in range(0, len(images), 32):
-            chunk = images[i:i + 32]
+            chunk = images[i : i + 32]
             _sync(dev)
             t0 = time.perf_counter()
             p, r = inf.roi_predict(model, chunk, spec, size, dev, amp)
@@ -113,8 +137,9 @@ def run_test(run: str | os.PathLike, data: str | os.PathLike, split: str = "test
         pred, raw = np.concatenate(pred_l), np.concatenate(raw_l)
         hands = [c.meta["hand"] for c in items]
         joints = [c.meta["joint"] for c in items]
-        rows = pd.DataFrame({"hand": hands, "joint": [j.stem for j in joints], "truth_class": truth,
-                             "pred_class": pred})
+        rows = pd.DataFrame(
+            {"hand": hands, "joint": [j.stem for j in joints], "truth_class": truth, "pred_class": pred}
+        )
         for k in range(raw.shape[1]):
             rows[f"out_{k}"] = raw[:, k]
         if spec.activation == "ordinal":
@@ -163,9 +188,16 @@ def _num(v):
         return v
 
 
-def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLike, device: str = "auto",
-                threads: int | None = None, spacing_mm: float | None = None, side: str | None = None,
-                flip_left: bool | None = None) -> list[Path]:
+def run_predict(
+    run: str | os.PathLike,
+    images: list[str],
+    out: str | os.PathLike,
+    device: str = "auto",
+    threads: int | None = None,
+    spacing_mm: float | None = None,
+    side: str | None = None,
+    flip_left: bool | None = None,
+) -> list[Path]:
     """Predict new images with the selected model of ``run``; returns the files written under ``out``.
 
     Segmentation: ``<stem>.npy`` (uint8 C×H×W), ``<stem>.png`` (label map: softmax argmax, or for multi-label
@@ -218,9 +250,16 @@ def run_predict(run: str | os.PathLike, images: list[str], out: str | os.PathLik
                 label[masks[k]] = k + 1
             write_gray(out / f"{stem}.png", label)
             write_rgb(out / f"{stem}_overlay.png", overlay_rgb(img, masks))
-            write_json(out / f"{stem}.json", {"image": os.fspath(p), "task": spec.id, "height": img.shape[0],
-                                              "width": img.shape[1],
-                                              "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)}})
+            write_json(
+                out / f"{stem}.json",
+                {
+                    "image": os.fspath(p),
+                    "task": spec.id,
+                    "height": img.shape[0],
+                    "width": img.shape[1],
+                    "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)},
+                },
+            )
             written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_overlay.png", out / f"{stem}.json"]
         return written
     arrays = []

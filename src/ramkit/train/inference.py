@@ -22,8 +22,17 @@ def autocast(device: torch.device, amp: str):
 
 
 @torch.no_grad()
-def seg_logits(model: nn.Module, img: np.ndarray | torch.Tensor, spec: TaskSpec, size: int, device: torch.device,
-               amp: str = "none", sw_batch: int = 4, overlap: float = 0.5, scale: float = 1.0) -> torch.Tensor:
+def seg_logits(
+    model: nn.Module,
+    img: np.ndarray | torch.Tensor,
+    spec: TaskSpec,
+    size: int,
+    device: torch.device,
+    amp: str = "none",
+    sw_batch: int = 4,
+    overlap: float = 0.5,
+    scale: float = 1.0,
+) -> torch.Tensor:
     """C×H×W float logits for one H×W image (uint8/uint16 array or a 1×H×W float tensor in [0, 1]).
 
     Patch tasks: MONAI sliding window (roi = training patch size, overlap 0.5, Gaussian blending) at full
@@ -44,8 +53,15 @@ def seg_logits(model: nn.Module, img: np.ndarray | torch.Tensor, spec: TaskSpec,
         if spec.input == "whole":
             out = model(x.unsqueeze(0))
         else:
-            out = sliding_window_inference(x.unsqueeze(0), roi_size=(size, size), sw_batch_size=sw_batch,
-                                           predictor=model, overlap=overlap, mode="gaussian", padding_mode="constant")
+            out = sliding_window_inference(
+                x.unsqueeze(0),
+                roi_size=(size, size),
+                sw_batch_size=sw_batch,
+                predictor=model,
+                overlap=overlap,
+                mode="gaussian",
+                padding_mode="constant",
+            )
     if spec.input != "whole" and out.shape[-2:] != (h, w):
         out = torch.nn.functional.interpolate(out.float(), size=(h, w), mode="bilinear", align_corners=False)
     return out[0].float()
@@ -79,13 +95,24 @@ def restore_size(masks: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def roi_predict(model: nn.Module, images: list[np.ndarray], spec: TaskSpec, size: int, device: torch.device,
-                amp: str = "none", batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def roi_predict(
+    model: nn.Module,
+    images: list[np.ndarray],
+    spec: TaskSpec,
+    size: int,
+    device: torch.device,
+    amp: str = "none",
+    batch: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
     """Class indices and raw outputs (threshold logits or class probabilities) for a list of ROI crops."""
     preds, raws = [], []
     for i in range(0, len(images), batch):
-        xs = torch.stack([resize_image(torch.from_numpy(to_float(np.ascontiguousarray(im))).unsqueeze(0), size)
-                          for im in images[i:i + batch]]).to(device)
+        xs = torch.stack(
+            [
+                resize_image(torch.from_numpy(to_float(np.ascontiguousarray(im))).unsqueeze(0), size)
+                for im in images[i : i + batch]
+            ]
+        ).to(device)
         with autocast(device, amp):
             out = model(xs).float()
         if spec.activation == "ordinal":

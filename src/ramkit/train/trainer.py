@@ -148,8 +148,13 @@ def amp_mode(amp: str, device: torch.device) -> str:
 class TaskLoss(nn.Module):
     """The loss of a task: BCE+Dice (multi-label), DiceCE (softmax), ordinal BCE, class-weighted CE."""
 
-    def __init__(self, spec: TaskSpec, class_weights: torch.Tensor | None = None,
-                 pos_weight: torch.Tensor | None = None, ce_weight: torch.Tensor | None = None):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        class_weights: torch.Tensor | None = None,
+        pos_weight: torch.Tensor | None = None,
+        ce_weight: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.spec = spec
         self.pos_weight = pos_weight
@@ -158,15 +163,14 @@ class TaskLoss(nn.Module):
 
             self.dice = DiceLoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5, batch=True)
         elif spec.loss == "dicece":
-            from monai.losses import DiceCELoss
-
             # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise
             from monai.losses import DiceLoss
 
             # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise.
             # Dice without background + (optionally class-weighted) CE over all classes.
-            self.dice = DiceLoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True,
-                                 batch=True)
+            self.dice = DiceLoss(
+                to_onehot_y=True, softmax=True, include_background=False, squared_pred=True, batch=True
+            )
         self.register_buffer("weights", class_weights if class_weights is not None else torch.ones(2))
         self.ce_weight = ce_weight
 
@@ -253,7 +257,8 @@ def make_scheduler(opt: torch.optim.Optimizer, epochs: int, warmup_epochs: int =
 def _oom(exc: BaseException, cfg: TrainConfig) -> RamkitError:
     return RamkitError(
         f"GPU out of memory with batch size {cfg.batch_size} and patch size {cfg.patch_size}; "
-        "try a smaller --batch-size or --patch-size (or --amp bf16)")
+        "try a smaller --batch-size or --patch-size (or --amp bf16)"
+    )
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -272,8 +277,17 @@ def validate(model: nn.Module, spec: TaskSpec, val_cases, cfg: TrainConfig, devi
         n = spec.out_channels(cfg.be_protocol)
         for c in cases:
             img, tgt = c.image(), c.target()
-            logits = inf.seg_logits(model, img, spec, cfg.patch_size, device, amp, scale=cfg.input_scale,
-                                    overlap=cfg.val_overlap, sw_batch=16)
+            logits = inf.seg_logits(
+                model,
+                img,
+                spec,
+                cfg.patch_size,
+                device,
+                amp,
+                scale=cfg.input_scale,
+                overlap=cfg.val_overlap,
+                sw_batch=16,
+            )
             pred = inf.seg_masks(logits, spec)
             truth = inf.target_masks(tgt, spec, n, cfg.patch_size)
             d = np.asarray(dice(pred, truth), dtype=float)
@@ -358,8 +372,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     if cfg.resume and (run / "last.json").is_file():
         old = ck.read_json(run / "last.json")
         if old.get("task") != cfg.task or old.get("model") != cfg.model:
-            raise RamkitError(f"holds a run of task {old.get('task')} / model {old.get('model')}, not "
-                              f"{cfg.task} / {cfg.model}; choose another --out", run)
+            raise RamkitError(
+                f"holds a run of task {old.get('task')} / model {old.get('model')}, not "
+                f"{cfg.task} / {cfg.model}; choose another --out",
+                run,
+            )
         meta = ck.load_training_state(run, model, opt, sched, scaler)
     elif rank == 0:
         import yaml
@@ -376,9 +393,16 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         from ramkit.train.data import rescale_case
 
         train_cases = [rescale_case(c, cfg.input_scale) for c in train_cases]
-    train_ds = TaskDataset(spec, train_cases, cfg.patch_size, seed=cfg.seed, train=True,
-                           patches_per_image=cfg.patches_per_image, fg_ratio=cfg.fg_ratio,
-                           pos_image_ratio=cfg.pos_image_ratio)
+    train_ds = TaskDataset(
+        spec,
+        train_cases,
+        cfg.patch_size,
+        seed=cfg.seed,
+        train=True,
+        patches_per_image=cfg.patches_per_image,
+        fg_ratio=cfg.fg_ratio,
+        pos_image_ratio=cfg.pos_image_ratio,
+    )
     log_path = run / "log.csv"
     writer = None
     if rank == 0 and cfg.tensorboard:
@@ -388,10 +412,19 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
             writer = SummaryWriter(log_dir=str(run / "tb"))
         except Exception:  # noqa: BLE001 - TensorBoard is optional
             writer = None
-    base_meta = {"task": cfg.task, "model": cfg.model, "class_names": list(spec.class_names(cfg.be_protocol)),
-                 "score_values": list(spec.score_values), "select": spec.select, "be_protocol": cfg.be_protocol,
-                 "patch_size": cfg.patch_size, "input": spec.input, "activation": spec.activation,
-                 "config": asdict(cfg), "seed": cfg.seed}
+    base_meta = {
+        "task": cfg.task,
+        "model": cfg.model,
+        "class_names": list(spec.class_names(cfg.be_protocol)),
+        "score_values": list(spec.score_values),
+        "select": spec.select,
+        "be_protocol": cfg.be_protocol,
+        "patch_size": cfg.patch_size,
+        "input": spec.input,
+        "activation": spec.activation,
+        "config": asdict(cfg),
+        "seed": cfg.seed,
+    }
     t_start = time.perf_counter()
     epoch = int(meta["epoch"]) + 1
     try:
@@ -402,8 +435,9 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
             if world > 1:
                 from torch.utils.data.distributed import DistributedSampler
 
-                sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
-                                             drop_last=True)
+                sampler = DistributedSampler(
+                    train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+                )
                 sampler.set_epoch(epoch)
                 order = list(iter(sampler))
             else:
@@ -411,11 +445,12 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 order = torch.randperm(len(train_ds), generator=g).tolist()
             bs = cfg.batch_size
             drop_last = len(order) >= bs
-            batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+            batches = [order[i : i + bs] for i in range(0, len(order), bs)]
             if drop_last and len(batches[-1]) < bs:
                 batches = batches[:-1]
-            loader = torch.utils.data.DataLoader(train_ds, batch_sampler=batches, num_workers=cfg.num_workers,
-                                                 persistent_workers=False)
+            loader = torch.utils.data.DataLoader(
+                train_ds, batch_sampler=batches, num_workers=cfg.num_workers, persistent_workers=False
+            )
             net.train()
             losses, t0, n_items, t_data = [], time.perf_counter(), 0, 0.0
             t_fetch = time.perf_counter()
@@ -441,9 +476,13 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 t_fetch = time.perf_counter()
             sched.step()
             train_time = time.perf_counter() - t0
-            row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                   "lr": opt.param_groups[0]["lr"], "items_per_s": n_items / max(train_time, 1e-9),
-                   "data_share": t_data / max(train_time, 1e-9)}
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "lr": opt.param_groups[0]["lr"],
+                "items_per_s": n_items / max(train_time, 1e-9),
+                "data_share": t_data / max(train_time, 1e-9),
+            }
             stop = False
             if rank == 0:
                 metrics = validate(model, spec, val_cases, cfg, device, amp) if val_cases else {}
@@ -529,4 +568,13 @@ def load_run(run: str | os.PathLike, which: str = "best", device: torch.device |
     return model, spec, cfg, meta
 
 
-__all__ = ["TrainConfig", "fit", "validate", "load_run", "build_model", "TaskLoss", "seed_everything", "init_output_bias"]
+__all__ = [
+    "TrainConfig",
+    "fit",
+    "validate",
+    "load_run",
+    "build_model",
+    "TaskLoss",
+    "seed_everything",
+    "init_output_bias",
+]
