@@ -17,6 +17,17 @@ from ramkit.errors import RamkitError
 
 BONE_COCO = "_annotations_bone_rle.coco.json"
 BE_COCO = "_annotations_be_rle.coco.json"
+SEG_CLI_TASKS = ("bone", "wrist", "be")
+
+
+def _convention(name: str | None, default: str):
+    """The metrics convention object named by ``--convention`` (``default`` when not given)."""
+    from ramkit.metrics.conventions import CONVENTIONS
+
+    key = (name or default).lower()
+    if key not in CONVENTIONS:
+        raise RamkitError(f"--convention must be one of {', '.join(CONVENTIONS)}, got {name!r}")
+    return CONVENTIONS[key]
 
 
 def register(app: typer.Typer) -> None:
@@ -73,6 +84,10 @@ def _default_class_names(c: int, task: str, where: Path) -> list[str]:
             if len(classes) == c:
                 return list(classes)
         raise RamkitError(f"{c} channels is no BE protocol (1 = SvdH-BE-90, 3 = all lesions); pass --classes", where)
+    if task == "wrist":
+        if c != len(anatomy.WRIST_BONES):
+            raise RamkitError(f"{c} channels, but --task wrist needs the {len(anatomy.WRIST_BONES)} wrist bones", where)
+        return list(anatomy.WRIST_BONES)
     if c == len(anatomy.HAND_BONES):
         return list(anatomy.HAND_BONES)
     if c == len(anatomy.WRIST_BONES):
@@ -128,18 +143,33 @@ def segmentation_command(
         Path | None, typer.Option("--classes", help="JSON list of class names, one per channel.")
     ] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="NSD tolerance in pixels.")] = 2.0,
-    task: Annotated[str, typer.Option("--task", help="bone (DSC NSD VOE MSD RAVD) or be (+ REC PREC F1).")] = "bone",
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            help="bone (H1200 hand bones: DSC NSD VOE MSD RAVD), wrist (W600 wrist bones) or be (+ REC PREC F1).",
+        ),
+    ] = "bone",
     empty: Annotated[
         str, typer.Option("--empty", help="Empty-mask convention: paper (official code) or metricsreloaded.")
     ] = "paper",
+    convention: Annotated[
+        str | None,
+        typer.Option(
+            "--convention",
+            help="Per-image class mean: h1200 (finite values; default for bone/be) or w600 (plain mean, an image "
+            "with a NaN bone drops out; default for wrist).",
+        ),
+    ] = None,
 ) -> None:
     """Segmentation metrics (DSC, NSD, VOE, MSD, RAVD, overlap-aware DSC_O/NSD_O, BE REC/PREC/F1)."""
     from ramkit.metrics import SegmentationEvaluator
     from ramkit.metrics.segmentation import EMPTY_POLICIES
     from ramkit.progress import track
 
-    if task not in ("bone", "be"):
-        raise RamkitError(f"--task must be 'bone' or 'be', got {task!r}")
+    if task not in SEG_CLI_TASKS:
+        raise RamkitError(f"--task must be one of {', '.join(SEG_CLI_TASKS)}, got {task!r}")
+    conv = _convention(convention, "w600" if task == "wrist" else "h1200")
     if empty not in EMPTY_POLICIES:
         raise RamkitError(f"--empty must be one of {', '.join(EMPTY_POLICIES)}, got {empty!r}")
     if not math.isfinite(tolerance) or tolerance < 0:
@@ -154,7 +184,7 @@ def segmentation_command(
 
     coco_name = BE_COCO if task == "be" else BONE_COCO
     coco: _CocoTruth | None = None
-    if (truth / coco_name).is_file():
+    if task != "wrist" and (truth / coco_name).is_file():
         coco = _CocoTruth(truth, task)
         truth_stems = coco.stems
         truth_where = truth / coco_name
@@ -178,7 +208,13 @@ def segmentation_command(
     )
     if len(class_names) != first.shape[0]:
         raise RamkitError(f"{first.shape[0]} channels but {len(class_names)} class names", pred_files[stems[0]])
-    ev = SegmentationEvaluator(class_names, task=task, tolerance=tolerance, empty=empty)  # type: ignore[arg-type]
+    ev = SegmentationEvaluator(
+        class_names,
+        task="be" if task == "be" else "bone",
+        tolerance=tolerance,
+        empty=empty,
+        convention=conv,  # type: ignore[arg-type]
+    )
 
     for stem in track(stems, "Evaluating"):
         p = first if stem == stems[0] else _load_npy(pred_files[stem])
@@ -274,6 +310,14 @@ def scores_command(
     qwk_weights: Annotated[
         str, typer.Option("--qwk-weights", help="rank (papers: sklearn, BE 3→5 one step) or value (3→5 two steps).")
     ] = "rank",
+    convention: Annotated[
+        str | None,
+        typer.Option(
+            "--convention",
+            help="Binary ratios with a zero denominator: w600 (0, as torchmetrics; default for binary) or h1200 "
+            "(NaN). The ordinal metrics are the same under both.",
+        ),
+    ] = None,
 ) -> None:
     """Joint-score metrics: QWK, MAE, BACC, ACC, W1-ACC, P/N metrics (or binary ACC…DOR), Spearman of totals."""
     from ramkit.metrics import BinaryEvaluator, ScoreEvaluator
@@ -283,6 +327,7 @@ def scores_command(
         raise RamkitError(f"--kind must be be, jsn or binary, got {kind!r}")
     if qwk_weights not in ("rank", "value"):
         raise RamkitError(f"--qwk-weights must be rank or value, got {qwk_weights!r}")
+    conv = _convention(convention, "w600" if kind == "binary" else "h1200")
     joint_kind = "w600" if kind == "binary" else kind
     t_rows = _read_scores(truth, joint_kind)
     p_rows = _read_scores(pred, joint_kind)
@@ -294,7 +339,11 @@ def scores_command(
     if no_truth:
         raise RamkitError(f"{len(no_truth)} predicted row(s) have no truth, e.g. hand {no_truth[0][0]!r} "
                           f"joint {no_truth[0][1]!r}", truth)  # fmt: skip
-    ev = BinaryEvaluator(joint_kind) if kind == "binary" else ScoreEvaluator(joint_kind, qwk_weights)  # type: ignore[arg-type]
+    ev: BinaryEvaluator | ScoreEvaluator
+    if kind == "binary":
+        ev = BinaryEvaluator(joint_kind, conv)
+    else:
+        ev = ScoreEvaluator(joint_kind, qwk_weights)  # type: ignore[arg-type]
     for (hand, joint), t in t_rows.items():
         ev.add(hand, joint, t, p_rows[(hand, joint)])
     table = ev.table()

@@ -120,11 +120,19 @@ def test_command(
     out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
     device: str = typer.Option("auto", "--device"),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
+    convention: str | None = typer.Option(
+        None, "--convention", help="Metric convention h1200 or w600 (default: the run's dataset's; docs/metrics.md)."
+    ),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
+    from ramkit.metrics.conventions import CONVENTIONS
     from ramkit.train.evaluate import run_test
 
-    s = run_test(run, data, split=split, out=out, device=device, threads=threads)
+    if convention is not None and convention.lower() not in CONVENTIONS:
+        from ramkit.errors import RamkitError
+
+        raise RamkitError(f"--convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    s = run_test(run, data, split=split, out=out, device=device, threads=threads, convention=convention)
     head = {k: v for k, v in s.items() if not isinstance(v, dict)}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))

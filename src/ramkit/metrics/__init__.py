@@ -1,10 +1,12 @@
 """ramkit metrics: flat functions on numpy arrays plus accumulating evaluators (see ``docs/metrics.md``).
 
-Conventions follow ``shared/spec/METRICS.md`` (the official RAM-H1200 code that produced the published tables).
+Conventions follow ``shared/spec/METRICS.md``: the official RAM-H1200 code's by default, the official RAM-W600 code's
+for the wrist tasks (:mod:`ramkit.metrics.conventions`).
 """
 
 from ramkit.metrics import names
 from ramkit.metrics.binary import binary_counts, binary_scores
+from ramkit.metrics.conventions import CONVENTIONS, H1200, W600, Convention, for_dataset, get_convention
 from ramkit.metrics.evaluators import (
     BinaryEvaluator,
     ScoreEvaluator,
@@ -29,6 +31,7 @@ from ramkit.metrics.scoring import (
 )
 from ramkit.metrics.segmentation import (
     channel_counts,
+    class_mean,
     dice,
     f1,
     finite_mean,
@@ -59,6 +62,7 @@ from ramkit.metrics.stats import (
 
 __all__ = [
     "names",
+    "Convention", "CONVENTIONS", "H1200", "W600", "get_convention", "for_dataset", "class_mean",
     "SegmentationEvaluator", "ScoreEvaluator", "BinaryEvaluator", "score_table", "binary_table",
     "plot_confusion", "plot_confusion_grid",
     "segmentation_scores", "overlap_scores", "overlap_masks", "channel_counts", "overlap_channel_counts",

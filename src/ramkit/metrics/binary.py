@@ -1,7 +1,12 @@
 """Binary classification metrics (RAM-W600 BE present/absent per joint), as the official W600 code reports them.
 
 ACC, SEN = TP/(TP+FN), SPC = TN/(TN+FP), PRE = TP/(TP+FP), F1 = 2TP/(2TP+FP+FN), BACC = (SEN+SPC)/2,
-DOR = TP·TN/(FP·FN). A ratio whose denominator is 0 is NaN (DOR: NaN when FP·FN = 0).
+DOR = TP·TN/(FP·FN).
+
+Zero denominators (``zero_division``): ``"zero"`` (default, the official W600 code, which uses torchmetrics
+``BinaryAccuracy/Precision/Recall/F1Score/Specificity``) makes such a ratio 0 — a joint with no positive truth has
+SEN 0, so BACC = SPC/2; ``"nan"`` leaves it undefined (NaN) and BACC is then NaN too. DOR is NaN whenever
+FP·FN = 0 under both (as the W600 code computes it by hand).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ramkit.metrics import names
+from ramkit.metrics.conventions import ZERO_DIVISIONS, ZeroDivision
 
 
 def binary_counts(truth, pred) -> tuple[int, int, int, int]:
@@ -24,21 +30,24 @@ def binary_counts(truth, pred) -> tuple[int, int, int, int]:
     return tp, tn, fp, fn
 
 
-def _ratio(a: float, b: float) -> float:
-    return float(a / b) if b else float("nan")
+def binary_scores(truth, pred, zero_division: ZeroDivision = "zero") -> dict[str, float]:
+    """``{ACC, SEN, SPC, PRE, F1, BACC, DOR}`` of binary labels (positive = non-zero); see the module docstring."""
+    if zero_division not in ZERO_DIVISIONS:
+        raise ValueError(f"zero_division must be one of {ZERO_DIVISIONS}, got {zero_division!r}")
+    undefined = 0.0 if zero_division == "zero" else float("nan")
 
+    def ratio(a: int, b: int) -> float:
+        return float(a / b) if b else undefined
 
-def binary_scores(truth, pred) -> dict[str, float]:
-    """``{ACC, SEN, SPC, PRE, F1, BACC, DOR}`` of binary labels (positive = non-zero)."""
     tp, tn, fp, fn = binary_counts(truth, pred)
-    sen = _ratio(tp, tp + fn)
-    spc = _ratio(tn, tn + fp)
+    sen = ratio(tp, tp + fn)
+    spc = ratio(tn, tn + fp)
     return {
-        names.ACC: _ratio(tp + tn, tp + tn + fp + fn),
+        names.ACC: ratio(tp + tn, tp + tn + fp + fn),
         names.SEN: sen,
         names.SPC: spc,
-        names.PRE: _ratio(tp, tp + fp),
-        names.F1: _ratio(2 * tp, 2 * tp + fp + fn),
+        names.PRE: ratio(tp, tp + fp),
+        names.F1: ratio(2 * tp, 2 * tp + fp + fn),
         names.BACC: (sen + spc) / 2,
-        names.DOR: _ratio(tp * tn, fp * fn),
+        names.DOR: float(tp * tn / (fp * fn)) if fp * fn else float("nan"),
     }

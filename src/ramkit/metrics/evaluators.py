@@ -18,9 +18,11 @@ from ramkit.io.atomic import write_csv
 from ramkit.metrics import names
 from ramkit.metrics import scoring as sc
 from ramkit.metrics.binary import binary_scores
+from ramkit.metrics.conventions import Convention, get_convention
 from ramkit.metrics.segmentation import (
     EMPTY_POLICIES,
     EmptyPolicy,
+    class_mean,
     finite_mean,
     finite_sd,
     image_counts,
@@ -41,6 +43,9 @@ class SegmentationEvaluator:
     tolerance : NSD tolerance in pixels (papers: 2).
     empty : empty-mask policy, ``"paper"`` or ``"metricsreloaded"`` (see :mod:`ramkit.metrics.segmentation`).
     overlap : compute the 14 overlap pairs; default: whenever the classes contain them (30 hand / 14 wrist bones).
+    convention : ``"h1200"`` (default: per-image ``Mean <metric>`` over the finite class values) or ``"w600"``
+        (plain mean: an image with a NaN class is NaN and drops out of the average; MSD stays a finite mean) —
+        see :mod:`ramkit.metrics.conventions`. Overlap-pair means are finite means under both (as both codes do).
     """
 
     def __init__(
@@ -50,6 +55,7 @@ class SegmentationEvaluator:
         tolerance: float = 2.0,
         empty: EmptyPolicy = "paper",
         overlap: bool | None = None,
+        convention: str | Convention = "h1200",
     ):
         if task not in SEG_TASKS:
             raise ValueError(f"task must be one of {SEG_TASKS}, got {task!r}")
@@ -61,6 +67,7 @@ class SegmentationEvaluator:
         self.task = task
         self.tolerance = float(tolerance)
         self.empty = empty
+        self.convention = get_convention(convention)
         self.metrics = names.BE_SEG_METRICS if task == "be" else names.BONE_SEG_METRICS
         pairs = anatomy.overlap_pairs_for(self.class_names)
         if overlap is None:
@@ -97,7 +104,7 @@ class SegmentationEvaluator:
         cls_counts, pair_counts = image_counts(pred, truth, self.pairs, self.tolerance)
         per = scores_from_counts(cls_counts, self.metrics, self.empty)
         for m in self.metrics:
-            values += per[m].tolist() + [finite_mean(per[m])]
+            values += per[m].tolist() + [class_mean(per[m], m, self.convention.image_mean)]
         if self.pairs:
             ov = scores_from_counts(pair_counts, names.OVERLAP_METRICS, self.empty)
             for m in names.OVERLAP_METRICS:
@@ -284,14 +291,19 @@ class ScoreEvaluator(_JointEvaluator):
 
 
 class BinaryEvaluator(_JointEvaluator):
-    """Binary joint metrics (RAM-W600 BE present / absent): positive = raw score ≠ 0 (0/1 labels work too)."""
+    """Binary joint metrics (RAM-W600 BE present / absent): positive = raw score ≠ 0 (0/1 labels work too).
 
-    def __init__(self, kind: str = "w600"):
+    ``convention``: ``"w600"`` (default, the official W600 code / torchmetrics: a ratio with a zero denominator is 0)
+    or ``"h1200"`` (NaN); see :mod:`ramkit.metrics.conventions`.
+    """
+
+    def __init__(self, kind: str = "w600", convention: str | Convention = "w600"):
         super().__init__(kind)
         self.allowed |= {0, 1}
+        self.convention = get_convention(convention)
 
     def _metric_dict(self, t, p):
-        return binary_scores(t != 0, p != 0)
+        return binary_scores(t != 0, p != 0, self.convention.zero_division)
 
     def confusion(self) -> pd.DataFrame:
         """2×2 confusion matrix (rows truth, columns prediction; 0 = negative, 1 = positive)."""
@@ -310,9 +322,9 @@ def score_table(
     return ev.table()
 
 
-def binary_table(hands, joints, truth, pred, kind: str = "w600") -> pd.DataFrame:
+def binary_table(hands, joints, truth, pred, kind: str = "w600", convention: str | Convention = "w600") -> pd.DataFrame:
     """Binary table (Scope, Name, ACC, SEN, SPC, PRE, F1, BACC, DOR, N); positive = value ≠ 0."""
-    ev = BinaryEvaluator(kind)
+    ev = BinaryEvaluator(kind, convention)
     ev.add_many(hands, joints, truth, pred)
     return ev.table()
 

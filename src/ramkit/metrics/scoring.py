@@ -3,7 +3,8 @@
 =========  ==========================================================================================
 ACC        plain accuracy
 BACC       macro recall over the classes present in truth ∪ prediction (a class only predicted counts
-           recall 0; classes absent from both are ignored) — torchmetrics ``MulticlassRecall(macro)``
+           recall 0; classes absent from both are ignored) — torchmetrics ``MulticlassRecall(macro)``;
+           computed with scikit-learn ``recall_score``
 QWK        quadratic weighted kappa. ``qwk_weights="rank"`` (default, the papers): scikit-learn
            ``cohen_kappa_score(weights="quadratic")`` on raw scores, whose weights use the *rank* of a label
            among the labels present, so BE 3→5 is one step. ``"value"``: weights (a − b)² on raw values,
@@ -44,41 +45,42 @@ def accuracy(truth, pred) -> float:
 
 
 def balanced_accuracy(truth, pred) -> float:
-    """Macro recall over the classes in truth ∪ prediction (torchmetrics macro recall convention)."""
+    """Macro recall over the classes in truth ∪ prediction (torchmetrics macro recall convention).
+
+    scikit-learn ``recall_score(labels=truth ∪ pred, average="macro", zero_division=0)``: a class only predicted
+    counts recall 0, a class absent from both is ignored (``balanced_accuracy_score`` would drop predicted-only
+    classes instead).
+    """
     t, p = _pair(truth, pred)
     if not t.size:
         return float("nan")
-    recalls = []
-    for c in np.union1d(t, p):
-        n = np.count_nonzero(t == c)
-        recalls.append(np.count_nonzero((t == c) & (p == c)) / n if n else 0.0)
-    return float(np.mean(recalls))
+    from sklearn.metrics import recall_score
+
+    return float(recall_score(t, p, labels=np.union1d(t, p), average="macro", zero_division=0))
 
 
 def quadratic_kappa(truth, pred, weights: QwkWeights = "rank") -> float:
-    """Quadratic weighted Cohen's kappa on raw scores (see module docstring for ``weights``)."""
+    """Quadratic weighted Cohen's kappa on raw scores (see module docstring for ``weights``).
+
+    Both through scikit-learn ``cohen_kappa_score(weights="quadratic")``: ``"rank"`` with the labels present,
+    ``"value"`` with every integer between the smallest and largest label present, so absent values (BE 4) keep
+    their place and the weight of a → b is (a − b)².
+    """
+    if weights not in ("rank", "value"):
+        raise ValueError(f"qwk_weights must be 'rank' or 'value', got {weights!r}")
     t, p = _pair(truth, pred)
     labels = np.union1d(t, p)
     if labels.size < 2:
         return float("nan")
-    if weights == "rank":
-        from sklearn.metrics import cohen_kappa_score
+    from sklearn.metrics import cohen_kappa_score
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return float(cohen_kappa_score(t, p, weights="quadratic"))
-    if weights != "value":
-        raise ValueError(f"qwk_weights must be 'rank' or 'value', got {weights!r}")
-    idx_t = np.searchsorted(labels, t)
-    idx_p = np.searchsorted(labels, p)
-    k = labels.size
-    observed = np.zeros((k, k))
-    np.add.at(observed, (idx_t, idx_p), 1)
-    expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
-    v = labels.astype(np.float64)
-    w = (v[:, None] - v[None, :]) ** 2
-    den = (w * expected).sum()
-    return float(1.0 - (w * observed).sum() / den) if den > 0 else float("nan")
+    if weights == "value":
+        if not np.all(np.equal(np.mod(labels, 1), 0)):
+            raise ValueError("qwk_weights='value' needs integer scores")
+        labels = np.arange(int(labels.min()), int(labels.max()) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(cohen_kappa_score(t, p, labels=labels, weights="quadratic"))
 
 
 def mean_absolute_error(truth, pred) -> float:
@@ -123,15 +125,17 @@ def ordinal_scores(truth, pred, qwk_weights: QwkWeights = "rank") -> dict[str, f
 
 
 def confusion_matrix(truth, pred, labels: Sequence[int]) -> np.ndarray:
-    """Counts, rows = truth, columns = prediction, in ``labels`` order (values outside ``labels`` ignored)."""
+    """Counts, rows = truth, columns = prediction, in ``labels`` order (values outside ``labels`` ignored).
+
+    scikit-learn ``confusion_matrix(labels=...)``; all zeros when no truth value is among ``labels``.
+    """
     t, p = _pair(truth, pred)
     lab = list(labels)
-    index = {v: i for i, v in enumerate(lab)}
-    out = np.zeros((len(lab), len(lab)), np.int64)
-    for a, b in zip(t.tolist(), p.tolist(), strict=False):
-        if a in index and b in index:
-            out[index[a], index[b]] += 1
-    return out
+    if not t.size or not np.isin(t, lab).any():
+        return np.zeros((len(lab), len(lab)), np.int64)
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    return sk_confusion(t, p, labels=lab).astype(np.int64)
 
 
 def hand_totals(hands: Sequence[str], values: Sequence[int]) -> dict[str, float]:

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ramkit.metrics import names
+from ramkit.metrics.conventions import IMAGE_MEANS, ImageMean
 
 EmptyPolicy = Literal["paper", "metricsreloaded"]
 EMPTY_POLICIES: tuple[str, ...] = ("paper", "metricsreloaded")
@@ -411,6 +412,21 @@ def finite_mean(values, axis: int | None = None):
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(n > 0, s / np.maximum(n, 1), np.nan)
     return float(out) if np.ndim(out) == 0 else out
+
+
+def class_mean(values, metric: str, image_mean: ImageMean = "finite") -> float:
+    """Per-image mean of one metric's per-class values under an aggregation convention.
+
+    ``"finite"`` (RAM-H1200 code): mean of the finite values. ``"plain"`` (RAM-W600 code): plain mean, so one NaN
+    class makes the result NaN (the image then drops out of the dataset average) — except MSD, which the W600 code
+    also averages over its finite values only.
+    """
+    if image_mean not in IMAGE_MEANS:
+        raise ValueError(f"image_mean must be one of {IMAGE_MEANS}, got {image_mean!r}")
+    a = np.asarray(values, np.float64)
+    if image_mean == "finite" or metric == names.MSD:
+        return float(finite_mean(a))
+    return float(np.mean(a)) if a.size else float("nan")
 
 
 def finite_sd(values) -> float:

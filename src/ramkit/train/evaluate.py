@@ -53,8 +53,11 @@ def run_test(
     quiet: bool = False,
     dataset=None,
     threads: int | None = None,
+    convention: str | None = None,
 ) -> dict:
     """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
+
+    ``convention`` (``"h1200"`` / ``"w600"``, :mod:`ramkit.metrics.conventions`): default = the run's dataset's.
 
     Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
     ``predictions.csv``, ``per_case.csv``, ``summary.csv``, ``summary.json``, ``confusion.csv`` (scoring/binary),
@@ -82,7 +85,11 @@ def run_test(
     out = Path(out) if out is not None else Path(run) / f"test_{split}"
     out.mkdir(parents=True, exist_ok=True)
     size = cfg.patch_size
+    from ramkit.metrics.conventions import for_dataset, get_convention
+
+    conv = get_convention(convention) if convention else for_dataset(spec.dataset)
     summary: dict = {
+        "convention": conv.name,
         "task": spec.id,
         "model": cfg.model,
         "split": split,
@@ -94,7 +101,7 @@ def run_test(
         from ramkit.metrics import SegmentationEvaluator
 
         names = list(spec.lesion_channels(cfg.be_protocol))
-        evaluator = SegmentationEvaluator(names, task="be" if spec.id == "hand-be-seg" else "bone")
+        evaluator = SegmentationEvaluator(names, task="be" if spec.id == "hand-be-seg" else "bone", convention=conv)
         warm = items[0].image()
         for _ in range(warmup):
             inf.seg_logits(model, warm, spec, size, dev, amp, scale=cfg.input_scale)
@@ -155,7 +162,7 @@ def run_test(
             from ramkit.metrics import BinaryEvaluator
 
             rows["truth"], rows["pred"] = truth, pred
-            ev = BinaryEvaluator(spec.score_kind)
+            ev = BinaryEvaluator(spec.score_kind, conv)
             ev.add_many(hands, joints, truth.tolist(), pred.tolist())
         table = ev.table()
         overall = table.iloc[0].to_dict()
