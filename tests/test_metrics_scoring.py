@@ -69,20 +69,68 @@ def test_bacc_counts_predicted_only_class_and_ignores_absent():
     assert balanced_accuracy([0, 0, 1, 1], [0, 3, 1, 1]) == pytest.approx((0.5 + 1 + 0) / 3)
 
 
-def test_qwk_rank_vs_value_weights():
+def test_qwk_rank_vs_value_weights_by_hand():
     t = [0, 3, 5, 3, 0]
     p = [0, 5, 5, 3, 3]
-    # rank: labels {0,3,5} at ranks 0,1,2; value: weights (a-b)^2 on raw values
-    labels = np.array([0, 3, 5])
-    obs = confusion_matrix(t, p, labels)
-    exp = np.outer(obs.sum(1), obs.sum(0)) / obs.sum()
-    for weights, v in (("rank", np.arange(3.0)), ("value", labels.astype(float))):
-        w = (v[:, None] - v[None, :]) ** 2
-        assert quadratic_kappa(t, p, weights) == pytest.approx(1 - (w * obs).sum() / (w * exp).sum())
-    assert quadratic_kappa(t, p, "rank") != pytest.approx(quadratic_kappa(t, p, "value"))
+    # observed pairs (truth, pred): (0,0) (3,5) (5,5) (3,3) (0,3); row sums 0:2 3:2 5:1; column sums 0:1 3:2 5:2
+    # value weights (a − b)²: Σw·O = 4 + 9 = 13; Σw·E = (2·(2·9 + 2·25) + 2·(1·9 + 2·4) + 1·(1·25 + 2·4))/5 = 203/5
+    assert quadratic_kappa(t, p, "value") == pytest.approx(1 - 13 / (203 / 5))
+    # rank weights (labels 0,3,5 at ranks 0,1,2): Σw·O = 1 + 1 = 2; Σw·E = (2·(2·1 + 2·4) + 2·(1 + 2) + (4 + 2))/5
+    assert quadratic_kappa(t, p, "rank") == pytest.approx(1 - 2 / 6.4)
+    assert quadratic_kappa(t, p, "rank") == pytest.approx(cohen_kappa_score(t, p, weights="quadratic"))
+    # value weights with consecutive scores equal rank weights
+    t2, p2 = [0, 1, 2, 2, 1], [0, 2, 2, 1, 1]
+    assert quadratic_kappa(t2, p2, "value") == pytest.approx(quadratic_kappa(t2, p2, "rank"))
     assert math.isnan(quadratic_kappa([2, 2], [2, 2]))
     with pytest.raises(ValueError):
         quadratic_kappa(t, p, "linear")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sklearn_backed_metrics_equal_direct_definitions(seed):
+    """BACC, value QWK and confusion matrices (scikit-learn) equal their definitions written out with numpy."""
+    rng = np.random.default_rng(100 + seed)
+    values = [0, 1, 2, 3, 5]
+    n = int(rng.integers(2, 50))
+    t = rng.choice(values, n)
+    p = np.where(rng.random(n) < 0.5, t, rng.choice(values, n))
+    labels = np.union1d(t, p)
+    recalls = [np.mean(p[t == c] == c) if (t == c).any() else 0.0 for c in labels]
+    assert balanced_accuracy(t, p) == pytest.approx(np.mean(recalls), abs=1e-12)
+    obs = np.array([[np.sum((t == a) & (p == b)) for b in values] for a in values])
+    np.testing.assert_array_equal(confusion_matrix(t, p, values), obs)
+    if labels.size >= 2:
+        v = np.asarray(values, float)
+        w = (v[:, None] - v[None, :]) ** 2
+        exp = np.outer(obs.sum(1), obs.sum(0)) / n
+        assert quadratic_kappa(t, p, "value") == pytest.approx(1 - (w * obs).sum() / (w * exp).sum(), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "truth,pred,expected",
+    [
+        # one class everywhere: kappa undefined (NaN), everything else perfect; PN_SEN = 3/(3 + 1e-8)
+        ([2, 2, 2], [2, 2, 2], {"QWK": math.nan, "BACC": 1.0, "ACC": 1.0, "MAE": 0.0, "W1_ACC": 1.0,
+                                "PN_ACC": 1.0, "PN_SEN": 3 / (3 + 1e-8)}),
+        # no positive truth: PN_SEN 0 (TP + FN = 0, the official +1e-8 denominator)
+        ([0, 0], [0, 0], {"QWK": math.nan, "BACC": 1.0, "ACC": 1.0, "PN_SEN": 0.0, "PN_ACC": 1.0}),
+        # single truth class, other predicted: BACC over {0, 1} = (1/3 + 0)/2; QWK = 1 − Σw·O/Σw·E = 1 − 2/2 = 0
+        ([0, 0, 0], [1, 1, 0], {"QWK": 0.0, "BACC": 1 / 6, "ACC": 1 / 3, "MAE": 2 / 3, "W1_ACC": 1.0,
+                                "PN_ACC": 1 / 3, "PN_SEN": 0.0}),
+        # everything positive but wrong: PN_SEN 1, ACC 0
+        ([5, 5], [1, 1], {"ACC": 0.0, "MAE": 4.0, "W1_ACC": 0.0, "PN_ACC": 1.0, "PN_SEN": 2 / (2 + 1e-8),
+                          "BACC": 0.0}),
+        # no samples: every metric undefined
+        ([], [], dict.fromkeys(names.SCORE_COLUMNS, math.nan)),
+    ],
+)  # fmt: skip
+def test_ordinal_zero_denominators_and_single_class(truth, pred, expected):
+    s = ordinal_scores(np.array(truth, int), np.array(pred, int))
+    for k, v in expected.items():
+        if math.isnan(v):
+            assert math.isnan(s[k]), (k, s[k])
+        else:
+            assert s[k] == pytest.approx(v, abs=1e-12), (k, s[k])
 
 
 def test_score_evaluator_table_spearman_confusion():
@@ -183,15 +231,20 @@ def test_icc_reproduces_h1200_table10(msb, msw, expected):
     assert round(icc1_from_ms(msb, msw, 2), 4) == expected
 
 
-def test_icc_from_ratings_matrix():
+def test_icc_from_ratings_matrix_by_hand():
     r = np.array([[1, 2], [3, 3], [5, 4], [2, 2], [0, 1]], float)
+    # subject means 1.5, 3, 4.5, 2, 0.5; grand mean 2.3
+    # SSB = 2·(0.64 + 0.49 + 4.84 + 0.09 + 3.24) = 18.6 -> MSB = 18.6/4 = 4.65
+    # SSW = 0.5 + 0 + 0.5 + 0 + 0.5 = 1.5 -> MSW = 1.5/(5·1) = 0.3
     msb, msw = one_way_ms(r)
-    n, k = r.shape
-    ss_b = k * ((r.mean(1) - r.mean()) ** 2).sum()
-    ss_w = ((r - r.mean(1, keepdims=True)) ** 2).sum()
-    assert msb == pytest.approx(ss_b / (n - 1)) and msw == pytest.approx(ss_w / (n * (k - 1)))
-    assert icc1(r) == pytest.approx((msb - msw) / (msb + msw))
-    assert icc1(np.array([[1, 1], [2, 2], [3, 3]], float)) == pytest.approx(1.0)
+    assert msb == pytest.approx(4.65) and msw == pytest.approx(0.3)
+    assert icc1(r) == pytest.approx((4.65 - 0.3) / (4.65 + 0.3))  # = 29/33
+    assert icc1(r) == pytest.approx(29 / 33)
+    assert icc1(np.array([[1, 1], [2, 2], [3, 3]], float)) == pytest.approx(1.0)  # raters agree exactly
+    # three raters, by hand: means 2, 5; grand 3.5; MSB = 3·(2.25 + 2.25)/1 = 13.5; MSW = (2 + 2)/(2·2) = 1
+    assert icc1(np.array([[1, 2, 3], [4, 5, 6]], float)) == pytest.approx((13.5 - 1) / (13.5 + 2 * 1))
+    with pytest.raises(ValueError):
+        one_way_ms(np.array([[1.0, 2.0]]))
 
 
 def test_spearman_and_mann_whitney_match_scipy():

@@ -90,12 +90,125 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, hand_ds):
     assert (full / "log.csv").read_text().count("\n") == (part / "log.csv").read_text().count("\n")
 
 
-def test_ordinal_pos_weight_and_coral(tmp_path, hand_ds):
+def _spy_ordinal_loss(monkeypatch) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Record (logits, pos_weight) of every ordinal-loss call made while training."""
+    import ramkit.models.ordinal as ordinal
+
+    calls: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    real = ordinal.ordinal_loss
+
+    def spy(logits, y, pos_weight=None):
+        calls.append((logits.detach().clone(), None if pos_weight is None else pos_weight.detach().clone()))
+        return real(logits, y, pos_weight=pos_weight)
+
+    monkeypatch.setattr(ordinal, "ordinal_loss", spy)
+    return calls
+
+
+def _expected_pos_weight(ds) -> list[float]:
+    """#negatives / #positives of each JSN threshold "score > k" over the training ROIs (denominator ≥ 1)."""
+    raw = [r.score for r in ds.scores("train")]  # JSN: class index = raw score 0..4
+    out = []
+    for k in range(4):
+        pos = sum(1 for v in raw if v > k)
+        out.append(min((len(raw) - pos) / max(pos, 1), 100.0))
+    return out
+
+
+def test_ordinal_pos_weight_values_and_coral_head_are_used(tmp_path, hand_ds, monkeypatch):
+    calls = _spy_ordinal_loss(monkeypatch)
     run = fit(
         _cfg("hand-jsn-score", tmp_path / "r", ordinal_pos_weight=True, ordinal="coral"), dataset=hand_ds, quiet=True
     )
-    meta = json.loads((run / "best.json").read_text())
-    assert meta["config"]["ordinal"] == "coral" and "QWK" in meta["metrics"]
+    assert calls, "the ordinal loss was never called"
+    want = torch.tensor(_expected_pos_weight(hand_ds))
+    # by hand: the 9 training ROIs score 0,2,2,2,0,0,1,3,0 -> 5, 4, 1, 0 above k = 0..3 -> 4/5, 5/4, 8/1, 9/1
+    assert want.tolist() == pytest.approx([0.8, 1.25, 8.0, 9.0])
+    for _, pw in calls:
+        torch.testing.assert_close(pw, want)
+    # CORAL: every training forward gave rank-consistent logits (s − c_k with increasing c_k) ...
+    for logits, _ in calls:
+        assert (logits[:, 1:] <= logits[:, :-1]).all()
+    # ... and the saved model carries the cut-points
+    from ramkit.models.ordinal import CoralHead
+    from ramkit.train.trainer import load_run
+
+    model, *_ = load_run(run)
+    assert isinstance(model.coral, CoralHead)
+    assert {"coral.c0", "coral.delta"} <= set(load_file(str(run / "best.safetensors")))
+
+
+def test_ordinal_sqrt_pos_weight_is_applied(tmp_path, hand_ds, monkeypatch):
+    calls = _spy_ordinal_loss(monkeypatch)
+    fit(_cfg("hand-jsn-score", tmp_path / "r", ordinal_pos_weight="sqrt"), dataset=hand_ds, quiet=True)
+    want = torch.tensor(_expected_pos_weight(hand_ds)).sqrt()
+    assert calls and all(torch.allclose(pw, want) for _, pw in calls)
+    calls.clear()
+    fit(_cfg("hand-jsn-score", tmp_path / "r0"), dataset=hand_ds, quiet=True)
+    assert calls and all(pw is None for _, pw in calls)  # off by default
+
+
+def test_raw_score_5_round_trips_through_test_and_predict(tmp_path):
+    """BE class index 4 is raw score 5 (there is no 4): truth, prediction, metrics and scores.csv say 5."""
+    import pandas as pd
+    from torch import nn
+
+    from ramkit.io.images import write_gray
+    from ramkit.train.checkpoint import save_weights
+    from ramkit.train.evaluate import run_predict, run_test
+    from ramkit.train.trainer import load_run
+
+    ds = FakeDataset(n_channels=30, n=3, size=40, seed=4)
+    test_rows = ds.scores("test")
+    for r in test_rows[::2]:
+        r.score = 5
+    run = fit(_cfg("hand-be-score", tmp_path / "be"), dataset=ds, quiet=True)
+    # make the model answer "above every threshold" (class index 4) for any input
+    model, *_ = load_run(run)
+    head = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == 4][-1]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(20.0)
+    save_weights(model, run / "best.safetensors")
+
+    s = run_test(run, "unused", dataset=ds, quiet=True, warmup=0)
+    rows = pd.read_csv(run / "test_test" / "predictions.csv")
+    truth = [r.score for r in test_rows]
+    assert rows["truth"].tolist() == truth and set(rows["pred"]) == {5}
+    assert s["MAE"] == pytest.approx(np.mean([abs(5 - t) for t in truth]))
+    assert s["ACC"] == pytest.approx(np.mean([t == 5 for t in truth]))
+    cm = pd.read_csv(run / "test_test" / "confusion.csv", index_col=0)
+    assert cm.loc[5, "5"] == truth.count(5) and "4" not in cm.columns
+
+    roi = tmp_path / "roi.png"
+    write_gray(roi, test_rows[0].image())
+    run_predict(run, [str(roi)], tmp_path / "pred")
+    scores = pd.read_csv(tmp_path / "pred" / "scores.csv")
+    assert scores["class"].tolist() == [4] and scores["score"].tolist() == [5]
+
+
+def test_be_seg_test_scores_lesion_channels_only(tmp_path, hand_ds):
+    """hand-be-seg metrics compare the lesion channel alone: recomputed here from predictions.json by hand."""
+    import pandas as pd
+    from pycocotools import mask as mask_utils
+
+    from ramkit.train.evaluate import run_test
+
+    run = fit(_cfg("hand-be-seg", tmp_path / "be"), dataset=hand_ds, quiet=True)
+    run_test(run, "unused", dataset=hand_ds, quiet=True, warmup=0)
+    out = run / "test_test"
+    preds = json.loads((out / "predictions.json").read_text())
+    assert preds["classes"] == ["SvdH-BE-90"]
+    table = pd.read_csv(out / "per_case.csv", index_col=0)
+    assert not [c for c in table.columns if "background" in c.lower()]
+    for sample in hand_ds.seg("test"):
+        rle = preds["masks"][sample.stem]["SvdH-BE-90"]
+        p = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+        t = sample.be() > 0
+        dsc = 2 * np.count_nonzero(p & t) / (p.sum() + t.sum())  # truth is never empty here
+        rec = np.count_nonzero(p & t) / (t.sum() + 1e-8)
+        assert table.loc[sample.stem, "Mean DSC"] == pytest.approx(dsc)  # with background it would be ≈ (1 + DSC)/2
+        assert table.loc[sample.stem, "Mean REC"] == pytest.approx(rec)
 
 
 def test_resume_into_run_of_other_task_is_an_error(tmp_path, hand_ds):

@@ -122,7 +122,7 @@ def run_test(
             {"task": spec.id, "classes": names, "resized_to": size if spec.input == "whole" else None, "masks": preds},
         )
         table = evaluator.table()
-        write_csv(out / "per_case.csv", table)
+        write_csv(out / "per_case.csv", table, index=True)  # index = case stem
         summary.update({k: _num(v) for k, v in evaluator.summary().items()})
         summary["timing"] = timing_summary(times, "ms per image")
     else:
