@@ -111,8 +111,8 @@ def _boxes(masks: np.ndarray) -> np.ndarray:
     """
     c = masks.shape[0]
     out = np.zeros((c, 5), np.int64)
-    rows = masks.any(axis=2)
-    for k in np.flatnonzero(rows.any(axis=1)):
+    rows: np.ndarray = np.any(masks, axis=2)
+    for k in np.flatnonzero(np.any(rows, axis=1)):
         r = np.flatnonzero(rows[k])
         cols = np.flatnonzero(masks[k, r[0] : r[-1] + 1].any(axis=0))
         out[k] = (1, r[0], r[-1], cols[0], cols[-1])

@@ -117,5 +117,5 @@ def paired_bootstrap(
     if not d.size:
         return {"diff": diff, "lower": float("nan"), "upper": float("nan"), "p": float("nan")}
     lo, hi = np.percentile(d, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    p = min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0)))
-    return {"diff": diff, "lower": float(lo), "upper": float(hi), "p": float(p)}
+    p = min(1.0, 2.0 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
+    return {"diff": diff, "lower": float(lo), "upper": float(hi), "p": p}
