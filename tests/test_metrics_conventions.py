@@ -334,3 +334,43 @@ def test_cli_binary_defaults_to_zero_division_zero(tmp_path, capsys):
     assert math.isnan(h12.loc["Lunate", names.SEN]) and math.isnan(h12.loc["Lunate", names.BACC])
     # Scaphoid: TP 1, FP 1 -> SPC 0 (TN 0 of 1 negative), SEN 1, BACC 0.5 in both conventions
     assert w6.loc["Scaphoid", names.BACC] == 0.5 == h12.loc["Scaphoid", names.BACC]
+
+
+# --------------------------------------------------------------------------------------------------
+# `ramkit test`: the run's dataset picks the convention, --convention overrides it
+# --------------------------------------------------------------------------------------------------
+def test_ramkit_test_on_a_wrist_run_uses_w600_unless_told(tmp_path):
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from train_fakes import FakeDataset
+
+    from ramkit.train import TrainConfig, fit
+    from ramkit.train.evaluate import run_test
+
+    torch.set_num_threads(1)
+    ds = FakeDataset(n_channels=14, n=3, size=40, w600=True)
+    ds.seg("test")[0].masks_[4][:] = 0  # a bone empty in the truth of one test wrist
+    cfg = TrainConfig(task="wrist-bone-seg", data="unused", out=str(tmp_path / "run"), model_size="tiny", epochs=1,
+                      batch_size=2, patch_size=32, tensorboard=False, threads=1, seed=3)  # fmt: skip
+    run = fit(cfg, dataset=ds, quiet=True)
+    s6 = run_test(run, "unused", dataset=ds, quiet=True, warmup=0, out=tmp_path / "w600")
+    s12 = run_test(run, "unused", dataset=ds, quiet=True, warmup=0, out=tmp_path / "h1200", convention="h1200")
+    assert s6["convention"] == "w600" and s12["convention"] == "h1200"
+    per = pd.read_csv(tmp_path / "h1200" / "per_case.csv", index_col=0).drop(index=names.AVERAGE_ROW)
+    dsc = per[[names.class_column(names.DSC, b) for b in anatomy.WRIST_BONES]].to_numpy()
+    assert np.isnan(dsc[0, 4]) and np.isfinite(np.delete(dsc, 4, axis=1)).all()
+    # official reductions of the same per-bone values
+    w600 = official_average([float(np.mean(r)) for r in dsc])  # wrist 0 drops out
+    h1200 = official_average([float(np.nanmean(r)) for r in dsc])
+    assert s6["DSC"] == pytest.approx(w600) and s12["DSC"] == pytest.approx(h1200)
+    assert s6["DSC"] == pytest.approx(np.mean([np.mean(r) for r in dsc[1:]]))
+    assert s6["DSC"] != pytest.approx(s12["DSC"])
+
+
+def test_ramkit_test_rejects_unknown_convention(tmp_path, capsys):
+    code, _, err = _run(["test", str(tmp_path), "--data", str(tmp_path), "--convention", "isbi"], capsys)
+    assert code == 2 and err.strip() == "ramkit: error: --convention must be one of h1200, w600, got 'isbi'"
