@@ -339,26 +339,25 @@ def scores_command(
     if no_truth:
         raise RamkitError(f"{len(no_truth)} predicted row(s) have no truth, e.g. hand {no_truth[0][0]!r} "
                           f"joint {no_truth[0][1]!r}", truth)  # fmt: skip
+    ev: BinaryEvaluator | ScoreEvaluator
+    if kind == "binary":
+        ev = BinaryEvaluator(joint_kind, conv)
+    else:
+        ev = ScoreEvaluator(joint_kind, qwk_weights)  # type: ignore[arg-type]  # validated above
+    for (hand, joint), t in t_rows.items():
+        ev.add(hand, joint, t, p_rows[(hand, joint)])
+    table = ev.table()
+    ev.to_csv(out)
     base = out.with_suffix("")
     spearman: tuple[float, float] | None = None
-    if kind == "binary":
-        bev = BinaryEvaluator(joint_kind, conv)
-        for (hand, joint), t in t_rows.items():
-            bev.add(hand, joint, t, p_rows[(hand, joint)])
-        table = bev.table()
-        bev.to_csv(out)
-        plot_confusion(bev.confusion(), f"{base}_confusion.png", "Overall")
-    else:
-        sev = ScoreEvaluator(joint_kind, qwk_weights)  # type: ignore[arg-type]  # validated above
-        for (hand, joint), t in t_rows.items():
-            sev.add(hand, joint, t, p_rows[(hand, joint)])
-        table = sev.table()
-        sev.to_csv(out)
-        plot_confusion(sev.confusion(), f"{base}_confusion.png", f"{kind.upper()} overall")
+    if isinstance(ev, ScoreEvaluator):
+        plot_confusion(ev.confusion(), f"{base}_confusion.png", f"{kind.upper()} overall")
         plot_confusion_grid(
-            {j.display: sev.confusion(j.stem) for j in sev.joints_present()}, f"{base}_confusion_joints.png"
+            {j.display: ev.confusion(j.stem) for j in ev.joints_present()}, f"{base}_confusion_joints.png"
         )
-        spearman = sev.spearman_totals()
+        spearman = ev.spearman_totals()
+    else:
+        plot_confusion(ev.confusion(), f"{base}_confusion.png", "Overall")
     _print_score_table(table, out, spearman)
 
 
