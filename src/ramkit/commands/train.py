@@ -120,11 +120,17 @@ def test_command(
     out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
     device: str = typer.Option("auto", "--device"),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
+    amp: bool = typer.Option(False, "--amp", help="Use the run's autocast mode (default: fp32, as the papers)."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write OUT/report.html and OUT/tables/."),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
     from ramkit.train.evaluate import run_test
 
-    s = run_test(run, data, split=split, out=out, device=device, threads=threads)
+    s = run_test(run, data, split=split, out=out, device=device, threads=threads, amp=amp)
+    if report:
+        from ramkit.report.build import write_report
+
+        typer.echo(f"report: {write_report(out or Path(run) / f'test_{split}', runs={s['task']: run})}")
     head = {k: v for k, v in s.items() if not isinstance(v, dict)}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
