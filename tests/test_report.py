@@ -33,8 +33,19 @@ TASKS = ("hand-bone-seg", "hand-be-seg", "hand-be-score", "hand-jsn-score", "wri
 
 
 def _cfg(task: str, out: Path) -> TrainConfig:
-    kw = dict(task=task, data="unused", out=str(out), model_size="tiny", epochs=1, batch_size=2, patch_size=32,
-              patches_per_image=2, tensorboard=False, threads=1, seed=3)  # fmt: skip
+    kw = dict(
+        task=task,
+        data="unused",
+        out=str(out),
+        model_size="tiny",
+        epochs=1,
+        batch_size=2,
+        patch_size=32,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        seed=3,
+    )
     if task in ("hand-be-score", "hand-jsn-score", "wrist-be-cls"):
         kw.update(model="MobileNet", batch_size=4)
     return TrainConfig(**kw)
@@ -86,8 +97,13 @@ def test_area_helpers_and_correlation_row():
 def test_erosive_split_mann_whitney():
     from scipy.stats import mannwhitneyu
 
-    per_case = pd.DataFrame({"stem": ["a", "b", "c", "d", "e", "Average"], "Mean DSC": [0.9, 0.8, 0.7, 0.6, 0.95, 0.8],
-                             "Mean NSD": [0.5] * 6})  # fmt: skip
+    per_case = pd.DataFrame(
+        {
+            "stem": ["a", "b", "c", "d", "e", "Average"],
+            "Mean DSC": [0.9, 0.8, 0.7, 0.6, 0.95, 0.8],
+            "Mean NSD": [0.5] * 6,
+        }
+    )
     ero = {"a": True, "b": True, "c": False, "d": False, "e": False}
     rows = {r["metric"]: r for r in extras.erosive_split(per_case, [], ero)}
     dsc = rows["DSC"]
@@ -113,7 +129,10 @@ def test_test_outputs_papers_statistics(bench_dir):
     assert s["n_hands"] == 4 and s["params"] > 0 and s["amp"] == "none"
     bone = json.loads((bench_dir / "runs" / "hand-bone-seg" / "test_test" / "summary.json").read_text())
     stats = {c["x"]: c for c in bone["correlations"]}
-    assert set(stats) == {"predicted overlap area (px)", "true overlap area (px)"} and stats["true overlap area (px)"]["n"] == 4
+    assert (
+        set(stats) == {"predicted overlap area (px)", "true overlap area (px)"}
+        and stats["true overlap area (px)"]["n"] == 4
+    )
     ws = json.loads((bench_dir / "runs" / "wrist-bone-seg" / "test_test" / "summary.json").read_text())
     split = {r["metric"]: r for r in ws["erosive_split"]}
     assert split["DSC"]["n_erosive"] + split["DSC"]["n_non_erosive"] == 4
@@ -131,8 +150,20 @@ def test_test_scores_chain_into_evaluate(score_runs, tmp_path, task, kind):
     summary = json.loads((t / "summary.json").read_text())
     assert summary["amp"] == "none" and summary["params"] > 0
     out = tmp_path / "eval.csv"
-    main(["evaluate", "scores", "--pred", str(t / "scores.csv"), "--truth", str(t / "truth_scores.csv"),
-          "--kind", kind, "--out", str(out)])  # fmt: skip
+    main(
+        [
+            "evaluate",
+            "scores",
+            "--pred",
+            str(t / "scores.csv"),
+            "--truth",
+            str(t / "truth_scores.csv"),
+            "--kind",
+            kind,
+            "--out",
+            str(out),
+        ]
+    )
     ours, theirs = pd.read_csv(t / "table.csv"), pd.read_csv(out)
     pd.testing.assert_frame_equal(ours, theirs)
 
@@ -204,10 +235,21 @@ def test_report_tables_files(bench_dir):
     main(["report", str(bench_dir)])
     html = (bench_dir / "report.html").read_text()
     p = _check_report_dom(html)
-    for tid in ("h1200_table2_bone_seg", "h1200_table3_be_seg", "h1200_table4_be_score", "h1200_table5_jsn_score",
-                "w600_table4_wrist_seg", "w600_table5_wrist_be_cls", "w600_mann_whitney", "spearman",
-                "hand-bone-seg_per_bone", "hand-bone-seg_overlap", "hand-jsn-score_per_joint",
-                "hand-jsn-score_confusion", "mil_table2_total_svdh"):  # fmt: skip
+    for tid in (
+        "h1200_table2_bone_seg",
+        "h1200_table3_be_seg",
+        "h1200_table4_be_score",
+        "h1200_table5_jsn_score",
+        "w600_table4_wrist_seg",
+        "w600_table5_wrist_be_cls",
+        "w600_mann_whitney",
+        "spearman",
+        "hand-bone-seg_per_bone",
+        "hand-bone-seg_overlap",
+        "hand-jsn-score_per_joint",
+        "hand-jsn-score_confusion",
+        "mil_table2_total_svdh",
+    ):
         assert tid in p.tables, tid
         md = (bench_dir / "tables" / f"{tid}.md").read_text()
         assert md.startswith("## ") and "| nan |" not in md.lower()
@@ -218,7 +260,9 @@ def test_report_tables_files(bench_dir):
     t2 = pd.read_csv(bench_dir / "tables" / "h1200_table2_bone_seg.csv")
     ours = t2[t2["Source"] != "published, real data"].iloc[0]
     summary = json.loads((bench_dir / "runs" / "hand-bone-seg" / "test_test" / "summary.json").read_text())
-    assert ours["DSC (%)"] == pytest.approx(100 * summary["DSC"]) and ours["#Params (M)"] == pytest.approx(summary["params"] / 1e6)
+    assert ours["DSC (%)"] == pytest.approx(100 * summary["DSC"]) and ours["#Params (M)"] == pytest.approx(
+        summary["params"] / 1e6
+    )
     assert "data:image/png;base64," in html  # confusion matrices inline
 
 
@@ -230,14 +274,25 @@ def test_report_in_headless_chromium(bench_dir, tmp_path):
     from ramkit.report.build import write_report
 
     page = write_report(bench_dir)
-    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-             f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"]  # fmt: skip
+    flags = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
+    ]
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0 and "<table" in dom.stdout, dom.stderr[-500:]
     _check_report_dom(dom.stdout)
     shot = tmp_path / "report.png"
-    subprocess.run([*flags, "--window-size=1400,2000", f"--screenshot={shot}", page.as_uri()], capture_output=True,
-                   timeout=120, check=True)  # fmt: skip
+    subprocess.run(
+        [*flags, "--window-size=1400,2000", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 

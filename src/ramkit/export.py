@@ -50,7 +50,9 @@ def _require_onnx():
         import onnx
         import onnxruntime
     except ImportError as exc:  # pragma: no cover - the export extra is installed in CI
-        raise RamkitError(f"ONNX export needs the export extra: pip install 'ramkit[export]' ({exc.name} missing)") from None
+        raise RamkitError(
+            f"ONNX export needs the export extra: pip install 'ramkit[export]' ({exc.name} missing)"
+        ) from None
     return onnx, onnxruntime
 
 
@@ -142,8 +144,14 @@ def compare(model: torch.nn.Module, onnx_path: str | os.PathLike, x: torch.Tenso
     return float(np.abs(got - ref).max()), tuple(int(s) for s in got.shape)
 
 
-def time_inference(model: torch.nn.Module, onnx_path: str | os.PathLike, x: torch.Tensor, reps: int = 10,
-                   warmup: int = 2, threads: int | None = None) -> dict[str, float]:  # fmt: skip
+def time_inference(
+    model: torch.nn.Module,
+    onnx_path: str | os.PathLike,
+    x: torch.Tensor,
+    reps: int = 10,
+    warmup: int = 2,
+    threads: int | None = None,
+) -> dict[str, float]:
     """Median wall-clock ms per forward of PyTorch (fp32, no_grad) and ONNX Runtime on ``x``."""
     sess = ort_session(onnx_path, threads)
     feed = {INPUT_NAME: x.numpy()}

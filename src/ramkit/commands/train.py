@@ -127,17 +127,17 @@ def test_command(
     from ramkit.train.evaluate import run_test
 
     s = run_test(run, data, split=split, out=out, device=device, threads=threads, amp=amp)
-    if report:
-        from ramkit.report.build import write_report
-
-        typer.echo(f"report: {write_report(out or Path(run) / f'test_{split}', runs={s['task']: run})}")
-    head = {k: v for k, v in s.items() if not isinstance(v, dict)}
+    head = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
     typer.echo(
         f"inference: median {t.get('median_ms', float('nan')):.1f} {t['unit']} "
         f"(IQR {t.get('iqr_ms', float('nan')):.1f}, n={t['n']})"
     )
+    if report:
+        from ramkit.report.build import write_report
+
+        typer.echo(f"report: {write_report(out or Path(run) / f'test_{split}')}")
 
 
 def predict_command(

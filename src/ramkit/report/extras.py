@@ -187,19 +187,25 @@ def _seg_extras(spec, ds, out: Path, true_masks) -> dict:
     if spec.id == "hand-be-seg":
         pred_area = {s: lesion_area(_decode(r)) for s, r in rles.items()}
         totals = true_totals(ds, "be")
-        corr.append(correlation_row("BE area vs total BE", "predicted BE area (px)", "true total BE", pred_area, totals))
+        corr.append(
+            correlation_row("BE area vs total BE", "predicted BE area (px)", "true total BE", pred_area, totals)
+        )
         if true_masks is not None:
-            area = {s: lesion_area(m) for s, m in true_masks()}
+            area = {s: lesion_area(m) for s, m in true_masks}
             corr.append(correlation_row("BE area vs total BE", "true BE area (px)", "true total BE", area, totals))
     elif spec.id == "hand-bone-seg":
         pred_area = {s: overlap_area(_decode(r), classes) for s, r in rles.items()}
         totals = true_totals(ds, "jsn")
         corr.append(
-            correlation_row("overlap area vs total JSN", "predicted overlap area (px)", "true total JSN", pred_area, totals)
+            correlation_row(
+                "overlap area vs total JSN", "predicted overlap area (px)", "true total JSN", pred_area, totals
+            )
         )
         if true_masks is not None:
-            area = {s: overlap_area(m, classes) for s, m in true_masks()}
-            corr.append(correlation_row("overlap area vs total JSN", "true overlap area (px)", "true total JSN", area, totals))
+            area = {s: overlap_area(m, classes) for s, m in true_masks}
+            corr.append(
+                correlation_row("overlap area vs total JSN", "true overlap area (px)", "true total JSN", area, totals)
+            )
     elif spec.id == "wrist-bone-seg":
         totals = true_totals(ds, "w600")
         per_case = pd.read_csv(out / "per_case.csv")
@@ -214,8 +220,8 @@ def _seg_extras(spec, ds, out: Path, true_masks) -> dict:
 def test_extras(spec, ds, out: Path, model=None, true_masks=None) -> dict:
     """Papers' statistics of a test folder ``out`` (see the module doc); returns keys to merge into the summary.
 
-    ``true_masks``: optional callable yielding ``(stem, C×H×W truth)`` of the test cases (segmentation), for the
-    area correlations on the ground-truth masks next to the predicted ones.
+    ``true_masks``: optional iterable (consumed lazily) of ``(stem, C×H×W truth)`` of the test cases
+    (segmentation), for the area correlations on the ground-truth masks next to the predicted ones.
     """
     out = Path(out)
     extra: dict = {}
@@ -229,9 +235,7 @@ def test_extras(spec, ds, out: Path, model=None, true_masks=None) -> dict:
         if spec.activation == "ordinal":
             pt = hand_totals(rows["hand"], rows["pred"])
             tt = hand_totals(rows["hand"], rows["truth"])
-            row = correlation_row(
-                "total " + spec.score_kind.upper(), "predicted total", "true total", pt, tt
-            )
+            row = correlation_row("total " + spec.score_kind.upper(), "predicted total", "true total", pt, tt)
             extra.update(spearman_total=row["rho"], spearman_total_p=row["p"], n_hands=row["n"])
             extra["correlations"] = [row]
     if extra.get("correlations"):

@@ -64,8 +64,10 @@ def table_html(t: Table) -> str:
         parts += [f'<p class="note na-note">{_e(NA_REASONS[k])}</p>' for k in sorted(t.na)]
     for caption, png in t.images.items():
         data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
-        parts.append(f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}"><figcaption class="note">'
-                     f"{_e(caption)}</figcaption></figure>")  # fmt: skip
+        parts.append(
+            f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}"><figcaption class="note">'
+            f"{_e(caption)}</figcaption></figure>"
+        )
     parts.append(f'<p class="note">Files: <code>tables/{_e(t.id)}.md</code>, <code>tables/{_e(t.id)}.csv</code></p>')
     return "\n".join(parts) + "</section>"
 
@@ -77,14 +79,27 @@ def _run_meta(results: list[TestResult]) -> str:
         s, cfg = r.summary, r.extra.get("cfg", {})
         bench = r.extra.get("bench", {})
         t = s.get("timing", {})
-        cells = [s.get("task"), s.get("model"), r.label, s.get("split"), s.get("n_cases"), s.get("best_epoch"),
-                 f"{s['params'] / 1e6:.2f} M" if s.get("params") else "—",
-                 f"{bench['train_s']:.0f}" if "train_s" in bench else "—",
-                 f"{t.get('median_ms', float('nan')):.2f} ({t.get('unit', '')})", r.device]  # fmt: skip
+        cells = [
+            s.get("task"),
+            s.get("model"),
+            r.label,
+            s.get("split"),
+            s.get("n_cases"),
+            s.get("best_epoch"),
+            f"{s['params'] / 1e6:.2f} M" if s.get("params") else "—",
+            f"{bench['train_s']:.0f}" if "train_s" in bench else "—",
+            f"{t.get('median_ms', float('nan')):.2f} ({t.get('unit', '')})",
+            r.device,
+        ]
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
         del cfg
-    return ('<table class="meta"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")  # fmt: skip
+    return (
+        '<table class="meta"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
 
 
 def render(results: list[TestResult], tables: list[Table], out: Path) -> str:

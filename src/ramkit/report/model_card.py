@@ -17,10 +17,12 @@ from ramkit.io.atomic import write_text
 CARD_FILE = "model_card.md"
 #: the COCO file whose ``info`` is read for provenance, per layout (small files: joint boxes)
 PROVENANCE_FILES = {
-    "h1200": ("SvdH_Scoring/SvdH_BE_Scoring/train/_annotations_be_joint_detection.coco.json",
-              "Segmentation/train/_annotations_be_rle.coco.json"),
+    "h1200": (
+        "SvdH_Scoring/SvdH_BE_Scoring/train/_annotations_be_joint_detection.coco.json",
+        "Segmentation/train/_annotations_be_rle.coco.json",
+    ),
     "w600": ("JointLocationDetection/Joints.coco.json",),
-}  # fmt: skip
+}
 _DESCRIPTION = re.compile(r'"description"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -69,21 +70,19 @@ class Table:
                 continue
             groups: dict[str, list[tuple[float, int]]] = {}
             for i, r in enumerate(self.rows):
-                v = r.get(c.key)
+                v: Any = r.get(c.key)
                 if not _missing(v):
                     groups.setdefault(_group(r), []).append((float(v), i))
-            out[c.key] = {
-                g: (max(vs) if c.better == "high" else min(vs))[1] for g, vs in groups.items() if len(vs) > 1
-            }
+            out[c.key] = {g: (max(vs) if c.better == "high" else min(vs))[1] for g, vs in groups.items() if len(vs) > 1}
         return out
 
     # ------------------------------------------------------------------ text forms
     def cell(self, r: dict, c: Column) -> str:
-        v = r.get(c.key)
+        v: Any = r.get(c.key)
         if _missing(v):
             return "n/a"
         s = f"{float(v):.{c.digits}f}"
-        sd = r.get(c.key + names.SD_SUFFIX)
+        sd: Any = r.get(c.key + names.SD_SUFFIX)
         if not _missing(sd):
             s += f" ± {float(sd):.{c.digits}f}"
         return s
@@ -96,7 +95,7 @@ class Table:
             for c in self.columns:
                 rec[c.label] = None if _missing(r.get(c.key)) else float(r[c.key])
                 if any(not _missing(x.get(c.key + names.SD_SUFFIX)) for x in self.rows):
-                    sd = r.get(c.key + names.SD_SUFFIX)
+                    sd: Any = r.get(c.key + names.SD_SUFFIX)
                     rec[c.label + " SD"] = None if _missing(sd) else float(sd)
             recs.append(rec)
         return pd.DataFrame(recs)
@@ -183,9 +182,9 @@ def _ours_row(res: TestResult, cols: list[Column]) -> dict:
         elif c.key in ("time_ms_gpu", "time_ms"):
             row[c.key] = s.get("timing", {}).get("median_ms")
         else:
-            v = s.get(c.key)
+            v: Any = s.get(c.key)
             row[c.key] = None if _missing(v) else float(v) * c.scale
-            sd = s.get(c.key + names.SD_SUFFIX)
+            sd: Any = s.get(c.key + names.SD_SUFFIX)
             if not _missing(sd):
                 row[c.key + names.SD_SUFFIX] = float(sd) * c.scale
     return row
@@ -234,26 +233,39 @@ def _main_table(res: TestResult, tid: str, title: str, pub: str, cols: list[Colu
 # ------------------------------------------------------------------------------------------------------------
 PCT = 100.0
 H_BONE_COLS = [
-    Column("DSC", "DSC (%)", PCT, "high"), Column("NSD", "NSD (%)", PCT, "high"),
-    Column("DSC_O", "DSC_O (%)", PCT, "high"), Column("NSD_O", "NSD_O (%)", PCT, "high"),
-    Column("VOE", "VOE (%)", PCT, "low"), Column("MSD", "MSD (px)", 1.0, "low", pub="MSD_px"),
-]  # fmt: skip
+    Column("DSC", "DSC (%)", PCT, "high"),
+    Column("NSD", "NSD (%)", PCT, "high"),
+    Column("DSC_O", "DSC_O (%)", PCT, "high"),
+    Column("NSD_O", "NSD_O (%)", PCT, "high"),
+    Column("VOE", "VOE (%)", PCT, "low"),
+    Column("MSD", "MSD (px)", 1.0, "low", pub="MSD_px"),
+]
 H_BE_COLS = [
-    Column("DSC", "DSC (%)", PCT, "high"), Column("NSD", "NSD (%)", PCT, "high"),
-    Column("REC", "REC (%)", PCT, "high"), Column("PREC", "PREC (%)", PCT, "high"),
-    Column("VOE", "VOE (%)", PCT, "low"), Column("MSD", "MSD (px)", 1.0, "low", pub="MSD_px"),
-]  # fmt: skip
+    Column("DSC", "DSC (%)", PCT, "high"),
+    Column("NSD", "NSD (%)", PCT, "high"),
+    Column("REC", "REC (%)", PCT, "high"),
+    Column("PREC", "PREC (%)", PCT, "high"),
+    Column("VOE", "VOE (%)", PCT, "low"),
+    Column("MSD", "MSD (px)", 1.0, "low", pub="MSD_px"),
+]
 H_SCORE_COLS = [
-    Column("QWK", "QWK", 1.0, "high", 4), Column("MAE", "MAE", 1.0, "low", 4),
-    Column("BACC", "BACC (%)", PCT, "high"), Column("ACC", "ACC (%)", PCT, "high"),
-    Column("W1_ACC", "W1-ACC (%)", PCT, "high"), Column("PN_SEN", "P/N-SEN (%)", PCT, "high"),
+    Column("QWK", "QWK", 1.0, "high", 4),
+    Column("MAE", "MAE", 1.0, "low", 4),
+    Column("BACC", "BACC (%)", PCT, "high"),
+    Column("ACC", "ACC (%)", PCT, "high"),
+    Column("W1_ACC", "W1-ACC (%)", PCT, "high"),
+    Column("PN_SEN", "P/N-SEN (%)", PCT, "high"),
     Column("PN_ACC", "P/N-ACC (%)", PCT, "high"),
-]  # fmt: skip
+]
 W_CLS_COLS = [
-    Column("BACC", "BACC", 1.0, "high", 3), Column("F1", "F1", 1.0, "high", 3), Column("DOR", "DOR", 1.0, "high", 3),
-    Column("ACC", "ACC", 1.0, "high", 3), Column("SEN", "SEN", 1.0, "high", 3), Column("SPC", "SPC", 1.0, "high", 3),
+    Column("BACC", "BACC", 1.0, "high", 3),
+    Column("F1", "F1", 1.0, "high", 3),
+    Column("DOR", "DOR", 1.0, "high", 3),
+    Column("ACC", "ACC", 1.0, "high", 3),
+    Column("SEN", "SEN", 1.0, "high", 3),
+    Column("SPC", "SPC", 1.0, "high", 3),
     Column("PRE", "PRE", 1.0, "high", 3),
-]  # fmt: skip
+]
 COST_COLS = [Column("params_M", "#Params (M)", 1.0, None), Column("time_ms_gpu", "Time (ms/item)", 1.0, None)]
 
 
@@ -273,7 +285,9 @@ def _per_class_table(res: TestResult, tid: str, title: str, metrics: tuple[str, 
     if not classes:
         return None
     scale = PCT if res.task.startswith("hand") else 1.0
-    cols = [Column(m, f"{m} (%)" if scale == PCT else m, scale, "high" if m in ("DSC", "NSD") else "low") for m in metrics]
+    cols = [
+        Column(m, f"{m} (%)" if scale == PCT else m, scale, "high" if m in ("DSC", "NSD") else "low") for m in metrics
+    ]
     rows = []
     for cl in classes:
         row: dict = {label: cl}
@@ -284,32 +298,60 @@ def _per_class_table(res: TestResult, tid: str, title: str, metrics: tuple[str, 
             row[m + names.SD_SUFFIX] = float(v.std(ddof=1)) * scale if len(v) > 1 else None
         rows.append(row)
     t = Table(tid, f"{title} ({res.label})", cols, rows, na={"seg"}, text_columns=(label,))
-    t.notes = ["Mean ± SD over test images of the finite per-image values; the papers publish only the averages "
-               "of these per-class tables."]
+    t.notes = [
+        "Mean ± SD over test images of the finite per-image values; the papers publish only the averages "
+        "of these per-class tables."
+    ]
     return t
 
 
 def _correlation_table(results: list[TestResult]) -> Table | None:
     """All Spearman rows of the papers: ramkit's from correlations.csv, published totals from the scoring CSVs."""
-    cols = [Column("rho", "Spearman ρ", 1.0, None, 4), Column("p", "p", 1.0, None, 4), Column("n", "n (hands)", 1.0, None, 0)]
+    cols = [
+        Column("rho", "Spearman ρ", 1.0, None, 4),
+        Column("p", "p", 1.0, None, 4),
+        Column("n", "n (hands)", 1.0, None, 0),
+    ]
     rows: list[dict] = []
     for res in results:
         df = res.csv("correlations.csv")
         if df is None:
             continue
         for _, r in df.iterrows():
-            rows.append({"Statistic": f"{r['statistic']}: {r['x']} vs {r['y']}", "Model": f"{res.summary.get('model')} (ramkit)",
-                         "Source": res.label, "rho": r["rho"], "p": r["p"], "n": r["n"]})  # fmt: skip
+            rows.append(
+                {
+                    "Statistic": f"{r['statistic']}: {r['x']} vs {r['y']}",
+                    "Model": f"{res.summary.get('model')} (ramkit)",
+                    "Source": res.label,
+                    "rho": r["rho"],
+                    "p": r["p"],
+                    "n": r["n"],
+                }
+            )
     if not rows:
         return None
     for kind, name in (("BE", "h1200_be_score"), ("JSN", "h1200_jsn_score")):
         for _, r in published(name).iterrows():
-            rows.append({"Statistic": f"total {kind}: predicted total vs true total", "Model": r["model"],
-                         "Source": PUBLISHED, "rho": r["spearman_total"], "p": None, "n": None})  # fmt: skip
+            rows.append(
+                {
+                    "Statistic": f"total {kind}: predicted total vs true total",
+                    "Model": r["model"],
+                    "Source": PUBLISHED,
+                    "rho": r["spearman_total"],
+                    "p": None,
+                    "n": None,
+                }
+            )
     order = ["overlap area", "BE area", "total BE", "total JSN"]
     rows.sort(key=lambda r: next((i for i, o in enumerate(order) if r["Statistic"].startswith(o)), len(order)))
-    t = Table("spearman", "Spearman correlations (H1200 Tables 16, 19, 22, 25)", cols, rows, na={"spearman", "published"},
-              text_columns=("Statistic", "Model", "Source"))  # fmt: skip
+    t = Table(
+        "spearman",
+        "Spearman correlations (H1200 Tables 16, 19, 22, 25)",
+        cols,
+        rows,
+        na={"spearman", "published"},
+        text_columns=("Statistic", "Model", "Source"),
+    )
     t.notes = [
         "Per-hand totals = sums of the joint scores of one hand. Area rows pair a test image's mask area with the "
         "same hand's true total score (scores from any split). The papers publish ρ of the totals (Tables 22, 25) "
@@ -326,8 +368,16 @@ def _per_joint_table(res: TestResult) -> Table | None:
     binary = res.task == "wrist-be-cls"
     keys = ("BACC", "SEN", "SPC", "F1") if binary else ("QWK", "BACC", "MAE")
     scale = {"BACC": 1.0 if binary else PCT}
-    cols = [Column(k, k + (" (%)" if scale.get(k, 1.0) == PCT else ""), scale.get(k, 1.0),
-                   "low" if k == "MAE" else "high", 3 if binary else 4 if k != "BACC" else 2) for k in keys]  # fmt: skip
+    cols = [
+        Column(
+            k,
+            k + (" (%)" if scale.get(k, 1.0) == PCT else ""),
+            scale.get(k, 1.0),
+            "low" if k == "MAE" else "high",
+            3 if binary else 4 if k != "BACC" else 2,
+        )
+        for k in keys
+    ]
     cols.append(Column("N", "N (ROIs)", 1.0, None, 0))
     rows = []
     for _, r in df.iterrows():
@@ -335,8 +385,14 @@ def _per_joint_table(res: TestResult) -> Table | None:
         for c in cols[:-1]:
             row[c.key] = None if _missing(r[c.key]) else float(r[c.key]) * c.scale
         rows.append(row)
-    t = Table(f"{res.task}_per_joint", f"{res.task}: per-joint metrics ({res.label})", cols, rows,
-              na={"kappa", "dor"}, text_columns=("Joint",))
+    t = Table(
+        f"{res.task}_per_joint",
+        f"{res.task}: per-joint metrics ({res.label})",
+        cols,
+        rows,
+        na={"kappa", "dor"},
+        text_columns=("Joint",),
+    )
     t.notes = ["Computed on each joint's test ROIs. Best joint per column in bold."]
     return t
 
@@ -347,8 +403,13 @@ def _confusion_table(res: TestResult) -> Table | None:
         return None
     cols = [Column(str(c), f"pred {c}", 1.0, None, 0) for c in df.columns]
     rows = [{"Truth": f"truth {i}", **{str(c): float(df.loc[i, c]) for c in df.columns}} for i in df.index]
-    t = Table(f"{res.task}_confusion", f"{res.task}: confusion matrix ({res.label}, all joints)", cols, rows,
-              text_columns=("Truth",))
+    t = Table(
+        f"{res.task}_confusion",
+        f"{res.task}: confusion matrix ({res.label}, all joints)",
+        cols,
+        rows,
+        text_columns=("Truth",),
+    )
     png = res.folder / "confusion.png"
     if png.is_file():
         t.images["confusion matrix"] = png
@@ -367,14 +428,28 @@ def _erosive_tables(res: TestResult) -> list[Table]:
         s[f"{m}_all"] = s.get(m)
     res2 = TestResult(res.folder, s, res.label, res.device)
     cols = [Column(k, k, 1.0, "high", 3) for k in ("DSC_BE", "DSC_nonBE", "DSC_all", "NSD_BE", "NSD_nonBE", "NSD_all")]
-    cols += [Column("VOE", "VOE", 1.0, "low", 3), Column("MSD", "MSD (px)", 1.0, "low", 3, pub="MSD_px"),
-             Column("RAVD", "RAVD", 1.0, "low", 3)] + COST_COLS  # fmt: skip
-    main = _main_table(res2, "w600_table4_wrist_seg", "RAM-W600 Table 4: wrist bone segmentation", "w600_wrist_seg",
-                       cols, {"split", "seg"})  # fmt: skip
+    cols += [
+        Column("VOE", "VOE", 1.0, "low", 3),
+        Column("MSD", "MSD (px)", 1.0, "low", 3, pub="MSD_px"),
+        Column("RAVD", "RAVD", 1.0, "low", 3),
+    ] + COST_COLS
+    main = _main_table(
+        res2,
+        "w600_table4_wrist_seg",
+        "RAM-W600 Table 4: wrist bone segmentation",
+        "w600_wrist_seg",
+        cols,
+        {"split", "seg"},
+    )
     main.notes.insert(0, "BE / nonBE = wrists with / without any joint BE score > 0 (JointBE_SvdH_GT.json).")
-    mw_cols = [Column("erosive_mean", "erosive", 1.0, None, 4), Column("n_erosive", "n erosive", 1.0, None, 0),
-               Column("non_erosive_mean", "non-erosive", 1.0, None, 4), Column("n_non_erosive", "n non-erosive", 1.0, None, 0),
-               Column("U", "U", 1.0, None, 1), Column("p", "p (two-sided)", 1.0, None, 4)]  # fmt: skip
+    mw_cols = [
+        Column("erosive_mean", "erosive", 1.0, None, 4),
+        Column("n_erosive", "n erosive", 1.0, None, 0),
+        Column("non_erosive_mean", "non-erosive", 1.0, None, 4),
+        Column("n_non_erosive", "n non-erosive", 1.0, None, 0),
+        Column("U", "U", 1.0, None, 1),
+        Column("p", "p (two-sided)", 1.0, None, 4),
+    ]
     rows = []
     for m, r in by.items():
         row = {"Model": f"{m} ({res.summary.get('model')}, ramkit)", "Source": res.label}
@@ -382,8 +457,13 @@ def _erosive_tables(res: TestResult) -> list[Table]:
             row[c.key] = r[c.key]
         row["erosive_mean_sd"], row["non_erosive_mean_sd"] = r["erosive_sd"], r["non_erosive_sd"]
         rows.append(row)
-    mw = Table("w600_mann_whitney", "RAM-W600 Tables 10–11: erosive vs non-erosive wrists, Mann–Whitney U", mw_cols,
-               rows, na={"split"})  # fmt: skip
+    mw = Table(
+        "w600_mann_whitney",
+        "RAM-W600 Tables 10–11: erosive vs non-erosive wrists, Mann–Whitney U",
+        mw_cols,
+        rows,
+        na={"split"},
+    )
     mw.notes = ["Per-image DSC / NSD (mean ± SD) in the two groups; two-sided Mann–Whitney U (scipy)."]
     return [main, mw]
 
@@ -393,38 +473,87 @@ def task_tables(res: TestResult) -> list[Table]:
     task = res.task
     out: list[Table | None] = []
     if task == "hand-bone-seg":
-        out.append(_main_table(res, "h1200_table2_bone_seg", "RAM-H1200 Table 2: hand bone segmentation",
-                               "h1200_bone_seg", H_BONE_COLS + COST_COLS, {"seg"}))  # fmt: skip
-        out.append(_per_class_table(res, "hand-bone-seg_per_bone", "hand-bone-seg: per-bone DSC / NSD", ("DSC", "NSD"), False))
-        out.append(_per_class_table(res, "hand-bone-seg_overlap", "hand-bone-seg: overlap pairs (DSC_O / NSD_O)",
-                                    ("DSC", "NSD"), True))  # fmt: skip
+        out.append(
+            _main_table(
+                res,
+                "h1200_table2_bone_seg",
+                "RAM-H1200 Table 2: hand bone segmentation",
+                "h1200_bone_seg",
+                H_BONE_COLS + COST_COLS,
+                {"seg"},
+            )
+        )
+        out.append(
+            _per_class_table(res, "hand-bone-seg_per_bone", "hand-bone-seg: per-bone DSC / NSD", ("DSC", "NSD"), False)
+        )
+        out.append(
+            _per_class_table(
+                res, "hand-bone-seg_overlap", "hand-bone-seg: overlap pairs (DSC_O / NSD_O)", ("DSC", "NSD"), True
+            )
+        )
     elif task == "hand-be-seg":
-        out.append(_main_table(res, "h1200_table3_be_seg", "RAM-H1200 Table 3: bone-erosion segmentation",
-                               "h1200_be_seg", H_BE_COLS + COST_COLS, {"seg"}))  # fmt: skip
+        out.append(
+            _main_table(
+                res,
+                "h1200_table3_be_seg",
+                "RAM-H1200 Table 3: bone-erosion segmentation",
+                "h1200_be_seg",
+                H_BE_COLS + COST_COLS,
+                {"seg"},
+            )
+        )
     elif task in ("hand-be-score", "hand-jsn-score"):
         kind = "be" if task == "hand-be-score" else "jsn"
         n = 4 if kind == "be" else 5
-        out.append(_main_table(res, f"h1200_table{n}_{kind}_score", f"RAM-H1200 Table {n}: {kind.upper()} scoring",
-                               f"h1200_{kind}_score", H_SCORE_COLS + COST_COLS, {"kappa"}))  # fmt: skip
+        out.append(
+            _main_table(
+                res,
+                f"h1200_table{n}_{kind}_score",
+                f"RAM-H1200 Table {n}: {kind.upper()} scoring",
+                f"h1200_{kind}_score",
+                H_SCORE_COLS + COST_COLS,
+                {"kappa"},
+            )
+        )
         out += [_per_joint_table(res), _confusion_table(res)]
     elif task == "wrist-bone-seg":
         out += _erosive_tables(res)
-        out.append(_per_class_table(res, "wrist-bone-seg_per_bone", "wrist-bone-seg: per-bone DSC / NSD", ("DSC", "NSD"), False))
-        out.append(_per_class_table(res, "wrist-bone-seg_overlap", "wrist-bone-seg: overlap pairs", ("DSC", "NSD"), True))
+        out.append(
+            _per_class_table(
+                res, "wrist-bone-seg_per_bone", "wrist-bone-seg: per-bone DSC / NSD", ("DSC", "NSD"), False
+            )
+        )
+        out.append(
+            _per_class_table(res, "wrist-bone-seg_overlap", "wrist-bone-seg: overlap pairs", ("DSC", "NSD"), True)
+        )
     elif task == "wrist-be-cls":
-        out.append(_main_table(res, "w600_table5_wrist_be_cls", "RAM-W600 Table 5: wrist bone-erosion classification",
-                               "w600_wrist_be_cls", W_CLS_COLS + COST_COLS, {"dor"}))  # fmt: skip
+        out.append(
+            _main_table(
+                res,
+                "w600_table5_wrist_be_cls",
+                "RAM-W600 Table 5: wrist bone-erosion classification",
+                "w600_wrist_be_cls",
+                W_CLS_COLS + COST_COLS,
+                {"dor"},
+            )
+        )
         out += [_per_joint_table(res), _confusion_table(res)]
     return [t for t in out if t is not None]
 
 
 def mil_table() -> Table:
     """MIL paper Table 2 (published only: its dataset is not RAM data and ramkit has no such run here)."""
-    cols = [Column("PCC", "PCC", 1.0, "high", 3), Column("MAE", "MAE", 1.0, "low", 2), Column("RMSE", "RMSE", 1.0, "low", 2)]
+    cols = [
+        Column("PCC", "PCC", 1.0, "high", 3),
+        Column("MAE", "MAE", 1.0, "low", 2),
+        Column("RMSE", "RMSE", 1.0, "low", 2),
+    ]
     rows = []
     for _, r in published("mil_total_svdh").iterrows():
         fe = r["feature_extractor"] if isinstance(r["feature_extractor"], str) else "—"
-        rows.append({"Model": f"{r['method']} / {fe}", "Source": PUBLISHED, "PCC": r["PCC"], "MAE": r["MAE"], "RMSE": r["RMSE"]})
+        rows.append(
+            {"Model": f"{r['method']} / {fe}", "Source": PUBLISHED, "PCC": r["PCC"], "MAE": r["MAE"], "RMSE": r["RMSE"]}
+        )
     t = Table("mil_table2_total_svdh", "MIL paper Table 2: dual-hand total SvdH (published only)", cols, rows)
     t.notes = ["Public 3,818-image dataset of the MIL paper, not RAM data; no ramkit run of this task in this report."]
     return t
@@ -442,5 +571,15 @@ def all_tables(results: list[TestResult]) -> list[Table]:
     return tables
 
 
-__all__ = ["Table", "Column", "TestResult", "read_test", "task_tables", "all_tables", "write_tables", "published",
-           "PUBLISHED", "NA_REASONS"]  # fmt: skip
+__all__ = [
+    "Table",
+    "Column",
+    "TestResult",
+    "read_test",
+    "task_tables",
+    "all_tables",
+    "write_tables",
+    "published",
+    "PUBLISHED",
+    "NA_REASONS",
+]

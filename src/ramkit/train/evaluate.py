@@ -180,7 +180,7 @@ def run_test(
         summary["timing"] = timing_summary(times, "ms per ROI")
     from ramkit.report import extras, model_card
 
-    truth_masks = (lambda: ((c.key, inf.target_masks(c.target(), spec, spec.out_channels(cfg.be_protocol), size)) for c in items))
+    truth_masks = ((c.key, inf.target_masks(c.target(), spec, spec.out_channels(cfg.be_protocol), size)) for c in items)
     summary.update(extras.test_extras(spec, ds, out, model, truth_masks if spec.accessor == "seg" else None))
     flat = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     flat.update({f"time_{k}": v for k, v in summary["timing"].items() if k != "unit"})
