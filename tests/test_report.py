@@ -32,7 +32,7 @@ torch.set_num_threads(1)
 TASKS = ("hand-bone-seg", "hand-be-seg", "hand-be-score", "hand-jsn-score", "wrist-bone-seg", "wrist-be-cls")
 
 
-def _cfg(task: str, out: Path) -> TrainConfig:
+def _cfg(task: str, out: Path, **extra) -> TrainConfig:
     kw = dict(
         task=task,
         data="unused",
@@ -48,7 +48,7 @@ def _cfg(task: str, out: Path) -> TrainConfig:
     )
     if task in ("hand-be-score", "hand-jsn-score", "wrist-be-cls"):
         kw.update(model="MobileNet", batch_size=4)
-    return TrainConfig(**kw)
+    return TrainConfig(**{**kw, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def score_runs(tmp_path_factory):
     hand, wrist = FakeDataset(n_channels=30, n=4, size=40), FakeDataset(n_channels=14, n=4, size=40, w600=True)
     found = {}
     for task, ds in (("hand-jsn-score", hand), ("wrist-be-cls", wrist)):
-        run = fit(_cfg(task, out / task), dataset=ds, quiet=True)
+        run = fit(_cfg(task, out / task, amp="bf16" if task == "wrist-be-cls" else "auto"), dataset=ds, quiet=True)
         run_test(run, "unused", dataset=ds, quiet=True, warmup=1)
         found[task] = run / "test_test"
     return found
@@ -166,6 +166,15 @@ def test_test_scores_chain_into_evaluate(score_runs, tmp_path, task, kind):
     )
     ours, theirs = pd.read_csv(t / "table.csv"), pd.read_csv(out)
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_test_is_fp32_unless_amp(score_runs, tmp_path):
+    """A run trained with bf16 autocast is tested in fp32 (as the official tester) unless amp=True."""
+    run = score_runs["wrist-be-cls"].parent
+    assert json.loads((score_runs["wrist-be-cls"] / "summary.json").read_text())["amp"] == "none"
+    ds = FakeDataset(n_channels=14, n=4, size=40, w600=True)
+    s = run_test(run, "unused", dataset=ds, quiet=True, warmup=1, amp=True, out=tmp_path / "amp")
+    assert s["amp"] == "bf16"
 
 
 # ------------------------------------------------------------------------------------------------------------

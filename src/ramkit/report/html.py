@@ -15,7 +15,8 @@ color:#1b1f24;line-height:1.4;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #d0d7de;padding-bottom:.2em;margin-top:1.8em}
 h3{margin:1.2em 0 .4em}
 table{border-collapse:collapse;margin:.4em 0 .6em;font-size:13px}
-th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right;white-space:nowrap}
+th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:right;white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%}
 th{background:#f6f8fa}td.text{text-align:left}
 tr.published td{color:#57606a;background:#fbfbfc}tr.ramkit td{background:#eef6ff;font-weight:500}
 td.na{color:#8c959f;font-style:italic}
@@ -56,8 +57,10 @@ def table_html(t: Table) -> str:
         rows.append(f'<tr class="{group}">' + "".join(cells) + "</tr>")
     parts = [
         f'<section class="table" id="{_e(t.id)}"><h3>{_e(t.title)}</h3>',
-        f'<table data-table="{_e(t.id)}"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead>",
-        "<tbody>" + "".join(rows) + "</tbody></table>",
+        f'<div class="scroll"><table data-table="{_e(t.id)}"><thead><tr>'
+        + "".join(f"<th>{_e(h)}</th>" for h in head)
+        + "</tr></thead>",
+        "<tbody>" + "".join(rows) + "</tbody></table></div>",
     ]
     parts += [f'<p class="note">{_e(n)}</p>' for n in t.notes]
     if t.has_na():

@@ -93,7 +93,8 @@ class Table:
         for r in self.rows:
             rec = {t: r.get(t, "") for t in self.text_columns}
             for c in self.columns:
-                rec[c.label] = None if _missing(r.get(c.key)) else float(r[c.key])
+                v: Any = r.get(c.key)
+                rec[c.label] = None if _missing(v) else (int(v) if c.digits == 0 else float(v))
                 if any(not _missing(x.get(c.key + names.SD_SUFFIX)) for x in self.rows):
                     sd: Any = r.get(c.key + names.SD_SUFFIX)
                     rec[c.label + " SD"] = None if _missing(sd) else float(sd)
@@ -390,7 +391,7 @@ def _per_joint_table(res: TestResult) -> Table | None:
         f"{res.task}: per-joint metrics ({res.label})",
         cols,
         rows,
-        na={"kappa", "dor"},
+        na={"dor" if binary else "kappa"},
         text_columns=("Joint",),
     )
     t.notes = ["Computed on each joint's test ROIs. Best joint per column in bold."]
