@@ -337,3 +337,23 @@ def test_dataset_provenance_detects_synthetic(tmp_path):
 
     assert dataset_label({"data": str(root)}, "test") == "ramkit, synthetic small cohort (seed 0), test split"
     assert dataset_provenance(tmp_path / "missing")["synthetic"] is None
+
+
+def test_task_without_paper_table_gets_its_summary(tmp_path):
+    """A task the report has no paper table for (e.g. a future one) still gets a filled table of its numbers."""
+    from ramkit.report.build import write_report
+
+    summary = {
+        "task": "hand-total-mil",
+        "model": "ABMIL",
+        "split": "test",
+        "n_cases": 5,
+        "PCC": 0.5,
+        "MAE": 3.25,
+        "params": 1234,
+        "timing": {"unit": "ms per image", "n": 5, "median_ms": 2.0, "iqr_ms": 0.1},
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    page = write_report(tmp_path)
+    cells = _check_report_dom(page.read_text()).tables["hand-total-mil_summary"]
+    assert [t for _, t in cells][-4:] == ["0.5000", "3.2500", "0.00", "2.00"]

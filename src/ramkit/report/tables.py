@@ -539,7 +539,21 @@ def task_tables(res: TestResult) -> list[Table]:
             )
         )
         out += [_per_joint_table(res), _confusion_table(res)]
+    else:  # a task without a paper table here: its headline numbers
+        out.append(_generic_table(res))
     return [t for t in out if t is not None]
+
+
+def _generic_table(res: TestResult) -> Table | None:
+    s = res.summary
+    keys = [k for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    keys = [k for k in keys if not k.endswith(names.SD_SUFFIX) and k not in ("n_cases", "best_epoch", "params")]
+    if not keys:
+        return None
+    cols = [Column(k, k, 1.0, None, 4) for k in keys] + COST_COLS
+    t = Table(f"{res.task}_summary", f"{res.task}: test summary", cols, [_ours_row(res, cols)], na={"seg"})
+    t.notes = [_time_note(res)]
+    return t
 
 
 def mil_table() -> Table:
