@@ -75,8 +75,31 @@ def table_html(t: Table) -> str:
     return "\n".join(parts) + "</section>"
 
 
+def _budget(cfg: dict) -> str:
+    """Training budget of a run's config, e.g. ``40 ep · 160² · scale 0.25 · batch 8 · LR 0.003``."""
+    if not cfg:
+        return "—"
+    parts = [f"{cfg.get('epochs')} ep", f"{cfg.get('patch_size')}²"]
+    if cfg.get("input_scale", 1.0) != 1.0:
+        parts.append(f"scale {cfg['input_scale']}")
+    parts += [f"batch {cfg.get('batch_size')}", f"LR {cfg.get('lr'):g}" if cfg.get("lr") else "LR ?"]
+    return " · ".join(parts)
+
+
 def _run_meta(results: list[TestResult]) -> str:
-    head = ["task", "model", "data", "split", "n cases", "best epoch", "#params", "train s", "test ms/item", "device"]
+    head = [
+        "task",
+        "model",
+        "data",
+        "split",
+        "n cases",
+        "budget",
+        "best epoch",
+        "#params",
+        "train s",
+        "test ms/item",
+        "device",
+    ]
     rows = []
     for r in results:
         s, cfg = r.summary, r.extra.get("cfg", {})
@@ -88,6 +111,7 @@ def _run_meta(results: list[TestResult]) -> str:
             r.label,
             s.get("split"),
             s.get("n_cases"),
+            _budget(cfg),
             s.get("best_epoch"),
             f"{s['params'] / 1e6:.2f} M" if s.get("params") else "—",
             f"{bench['train_s']:.0f}" if "train_s" in bench else "—",
@@ -95,7 +119,6 @@ def _run_meta(results: list[TestResult]) -> str:
             r.device,
         ]
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
-        del cfg
     return (
         '<table class="meta"><thead><tr>'
         + "".join(f"<th>{h}</th>" for h in head)
