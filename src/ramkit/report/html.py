@@ -50,7 +50,7 @@ def table_html(t: Table) -> str:
             s = t.cell(r, c)
             if s == "n/a":
                 cells.append('<td class="na">n/a</td>')
-            elif best.get(c.key, {}).get(group) == i:
+            elif i in best.get(c.key, ()):
                 cells.append(f"<td><b>{_e(s)}</b></td>")
             else:
                 cells.append(f"<td>{_e(s)}</td>")

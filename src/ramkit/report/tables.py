@@ -35,6 +35,8 @@ NA_REASONS = {
     "split": "A group statistic is n/a when the group has no image (or fewer than 2 for an SD); the Mann–Whitney "
     "test needs both groups.",
     "published": "The paper does not report this value (n/a).",
+    "binary": "SEN (and so BACC) is n/a on a joint without a positive test ROI, PRE/F1 when nothing is predicted "
+    "positive, DOR when FP·FN = 0 (ramkit's binary metrics; the official W600 code reports 0 there, METRICS.md).",
 }
 
 
@@ -62,9 +64,10 @@ class Table:
     def has_na(self) -> bool:
         return any(_missing(r.get(c.key)) for r in self.rows for c in self.columns)
 
-    def best(self) -> dict[str, dict[str, int]]:
-        """{column key: {source group: row index of the best value}} for columns with a direction."""
-        out: dict[str, dict[str, int]] = {}
+    def best(self) -> dict[str, set[int]]:
+        """{column key: indices of the rows printed in bold}: per source group (published / ramkit), the rows whose
+        shown value equals the group's best; nothing when the whole group ties or has one row."""
+        out: dict[str, set[int]] = {}
         for c in self.columns:
             if c.better is None:
                 continue
@@ -72,8 +75,14 @@ class Table:
             for i, r in enumerate(self.rows):
                 v: Any = r.get(c.key)
                 if not _missing(v):
-                    groups.setdefault(_group(r), []).append((float(v), i))
-            out[c.key] = {g: (max(vs) if c.better == "high" else min(vs))[1] for g, vs in groups.items() if len(vs) > 1}
+                    groups.setdefault(_group(r), []).append((round(float(v), c.digits), i))
+            bold: set[int] = set()
+            for vs in groups.values():
+                values = {v for v, _ in vs}
+                if len(values) > 1:
+                    top = max(values) if c.better == "high" else min(values)
+                    bold |= {i for v, i in vs if v == top}
+            out[c.key] = bold
         return out
 
     # ------------------------------------------------------------------ text forms
@@ -109,7 +118,7 @@ class Table:
             cells = [str(r.get(t, "")) for t in self.text_columns]
             for c in self.columns:
                 s = self.cell(r, c)
-                cells.append(f"**{s}**" if best.get(c.key, {}).get(_group(r)) == i else s)
+                cells.append(f"**{s}**" if i in best.get(c.key, ()) else s)
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         lines += [f"{n}" for n in self.notes]
@@ -391,7 +400,7 @@ def _per_joint_table(res: TestResult) -> Table | None:
         f"{res.task}: per-joint metrics ({res.label})",
         cols,
         rows,
-        na={"dor" if binary else "kappa"},
+        na={"binary"} if binary else {"kappa"},
         text_columns=("Joint",),
     )
     t.notes = ["Computed on each joint's test ROIs. Best joint per column in bold."]
@@ -535,7 +544,7 @@ def task_tables(res: TestResult) -> list[Table]:
                 "RAM-W600 Table 5: wrist bone-erosion classification",
                 "w600_wrist_be_cls",
                 W_CLS_COLS + COST_COLS,
-                {"dor"},
+                {"dor", "binary"},
             )
         )
         out += [_per_joint_table(res), _confusion_table(res)]
