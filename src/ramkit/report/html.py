@@ -120,11 +120,11 @@ def _run_meta(results: list[TestResult]) -> str:
         ]
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     return (
-        '<table class="meta"><thead><tr>'
+        '<div class="scroll"><table class="meta"><thead><tr>'
         + "".join(f"<th>{h}</th>" for h in head)
         + "</tr></thead><tbody>"
         + "".join(rows)
-        + "</tbody></table>"
+        + "</tbody></table></div>"
     )
 
 
