@@ -327,13 +327,15 @@ def test_dataset_provenance_detects_synthetic(tmp_path):
 
     root = build_w600(tmp_path)["_root"]
     assert dataset_provenance(root)["synthetic"] is False
+    from ramkit.report.build import dataset_label
+
+    assert dataset_label({"data": str(root)}, "val") == "ramkit, RAM-W600 data, val split"
     coco = root / "JointLocationDetection" / "Joints.coco.json"
     doc = json.loads(coco.read_text())
     doc["info"] = {"description": "ramkit synthetic RAM-W600 cohort (seed 0, size small)"}
     coco.write_text(json.dumps(doc))
     prov = dataset_provenance(root)
     assert prov["synthetic"] is True and prov["layout"] == "w600"
-    from ramkit.report.build import dataset_label
 
     assert dataset_label({"data": str(root)}, "test") == "ramkit, synthetic small cohort (seed 0), test split"
     assert dataset_provenance(tmp_path / "missing")["synthetic"] is None

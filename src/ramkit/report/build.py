@@ -62,8 +62,8 @@ def dataset_label(cfg: dict, split: str) -> str:
     if prov.get("synthetic"):
         m = re.search(r"seed (\d+), size (\w+)", desc)
         what = f"synthetic {m.group(2)} cohort (seed {m.group(1)})" if m else "synthetic cohort"
-    elif prov.get("synthetic") is False:
-        what = desc
+    elif prov.get("layout"):
+        what = {"h1200": "RAM-H1200", "w600": "RAM-W600"}[prov["layout"]] + " data"
     else:
         what = f"data {Path(str(cfg.get('data', '?'))).name}"
     return f"ramkit, {what}, {split} split"

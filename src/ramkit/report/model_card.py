@@ -80,7 +80,7 @@ def model_card(run: str | os.PathLike, summary: dict | None = None, export=None)
     if synthetic:
         data_line = f"**Trained on synthetic data** ({prov['description']}), not on RAM-H1200/RAM-W600 radiographs."
     elif synthetic is False:
-        data_line = f"{prov['description'] or 'dataset'}."
+        data_line = f"Not ramkit's synthetic cohort (annotation files say “{prov['description']}”)."
     else:
         data_line = "Provenance unknown (no annotation file with an `info.description` was readable)."
     lines = [
