@@ -63,7 +63,7 @@ def dataset_label(cfg: dict, split: str) -> str:
         m = re.search(r"seed (\d+), size (\w+)", desc)
         what = f"synthetic {m.group(2)} cohort (seed {m.group(1)})" if m else "synthetic cohort"
     elif prov.get("layout"):
-        what = {"h1200": "RAM-H1200", "w600": "RAM-W600"}[prov["layout"]] + " data"
+        what = {"h1200": "RAM-H1200", "w600": "RAM-W600"}[str(prov["layout"])] + " data"
     else:
         what = f"data {Path(str(cfg.get('data', '?'))).name}"
     return f"ramkit, {what}, {split} split"
