@@ -33,6 +33,8 @@ COMMAND_MODULES = (
     "ramkit.commands.data",  # check
     "ramkit.commands.evaluate",  # evaluate segmentation|scores
     "ramkit.commands.train",  # train, test, predict, bench
+    "ramkit.commands.report",  # report
+    "ramkit.commands.export",  # export
 )
 
 for _mod in COMMAND_MODULES:

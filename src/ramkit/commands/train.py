@@ -123,23 +123,27 @@ def test_command(
     convention: str | None = typer.Option(
         None, "--convention", help="Metric convention h1200 or w600 (default: the run's dataset's; docs/metrics.md)."
     ),
+    amp: bool = typer.Option(False, "--amp", help="Use the run's autocast mode (default: fp32, as the papers)."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write OUT/report.html and OUT/tables/."),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
     from ramkit.metrics.conventions import CONVENTIONS
     from ramkit.train.evaluate import run_test
 
-    if convention is not None and convention.lower() not in CONVENTIONS:
-        from ramkit.errors import RamkitError
-
-        raise RamkitError(f"--convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
-    s = run_test(run, data, split=split, out=out, device=device, threads=threads, convention=convention)
-    head = {k: v for k, v in s.items() if not isinstance(v, dict)}
+    s = run_test(
+        run, data, split=split, out=out, device=device, threads=threads, convention=convention, amp=amp
+    )
+    head = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
     typer.echo(
         f"inference: median {t.get('median_ms', float('nan')):.1f} {t['unit']} "
         f"(IQR {t.get('iqr_ms', float('nan')):.1f}, n={t['n']})"
     )
+    if report:
+        from ramkit.report.build import write_report
+
+        typer.echo(f"report: {write_report(out or Path(run) / f'test_{split}')}")
 
 
 def predict_command(

@@ -188,7 +188,8 @@ def run_bench(
     device: str = "cpu",
     threads: int | None = None,
 ) -> dict[str, dict]:
-    """Run the benchmark; returns {task: summary}. Writes OUT/summary/<task>.csv and OUT/summary/summary.md."""
+    """Run the benchmark; returns {task: summary}. Writes OUT/summary/<task>.csv, OUT/summary/summary.md and the
+    report (OUT/report.html, OUT/tables/; :mod:`ramkit.report.build`)."""
     from rich.console import Console
 
     from ramkit.io.atomic import write_text
@@ -270,5 +271,8 @@ def run_bench(
         ]
     md.append(f"Total wall-clock: {time.perf_counter() - t0:.0f} s")
     write_text(out / "summary" / "summary.md", "\n".join(md) + "\n")
+    from ramkit.report.build import write_report
+
+    console.print(f"report: {write_report(out)} (tables in {out / 'tables'})")
     console.print(f"total {time.perf_counter() - t0:.0f} s; tables in {out / 'summary'}")
     return results

@@ -54,6 +54,7 @@ def run_test(
     dataset=None,
     threads: int | None = None,
     convention: str | None = None,
+    amp: bool = False,
 ) -> dict:
     """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
 
@@ -61,7 +62,10 @@ def run_test(
 
     Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
     ``predictions.csv``, ``per_case.csv``, ``summary.csv``, ``summary.json``, ``confusion.csv`` (scoring/binary),
-    ``timing.json``.
+    ``timing.json``, plus the papers' statistics of :mod:`ramkit.report.extras` (``scores.csv`` /
+    ``truth_scores.csv`` in the ``ramkit evaluate scores`` format, ``correlations.csv``, ``erosive_split.csv``)
+    and ``RUN/model_card.md``. Inference runs in fp32 like the official tester; ``amp=True`` uses the run's
+    autocast mode instead.
     """
     from ramkit.io.coco import encode_mask
     from ramkit.progress import track
@@ -71,7 +75,7 @@ def run_test(
 
     dev = pick_device(device)
     model, spec, cfg, meta = load_run(run, "best", dev)
-    amp = amp_mode(cfg.amp, dev)
+    amp_dtype = amp_mode(cfg.amp, dev) if amp else "none"
     if threads or cfg.threads:
         torch.set_num_threads(int(threads or cfg.threads))
     ds = dataset if dataset is not None else open_dataset(spec, data)
@@ -95,6 +99,8 @@ def run_test(
         "split": split,
         "n_cases": len(items),
         "best_epoch": meta.get("best_epoch"),
+        "amp": amp_dtype,
+        "run": os.fspath(run),
     }
     it = items if quiet else track(items, f"test {spec.id}")
     if spec.accessor == "seg":
@@ -104,13 +110,13 @@ def run_test(
         evaluator = SegmentationEvaluator(names, task="be" if spec.id == "hand-be-seg" else "bone", convention=conv)
         warm = items[0].image()
         for _ in range(warmup):
-            inf.seg_logits(model, warm, spec, size, dev, amp, scale=cfg.input_scale)
+            inf.seg_logits(model, warm, spec, size, dev, amp_dtype, scale=cfg.input_scale)
         times, preds = [], {}
         for c in it:
             img, tgt = c.image(), c.target()
             _sync(dev)
             t0 = time.perf_counter()
-            logits = inf.seg_logits(model, img, spec, size, dev, amp, scale=cfg.input_scale)
+            logits = inf.seg_logits(model, img, spec, size, dev, amp_dtype, scale=cfg.input_scale)
             _sync(dev)
             times.append(time.perf_counter() - t0)
             pred = inf.seg_masks(logits, spec)
@@ -129,14 +135,14 @@ def run_test(
         truth = np.array([int(c.target()) for c in items])
         images = [c.image() for c in items]
         for _ in range(warmup):
-            inf.roi_predict(model, images[: min(len(images), 32)], spec, size, dev, amp)
+            inf.roi_predict(model, images[: min(len(images), 32)], spec, size, dev, amp_dtype)
         times = []
         pred_l, raw_l = [], []
         for i in range(0, len(images), 32):
             chunk = images[i : i + 32]
             _sync(dev)
             t0 = time.perf_counter()
-            p, r = inf.roi_predict(model, chunk, spec, size, dev, amp)
+            p, r = inf.roi_predict(model, chunk, spec, size, dev, amp_dtype)
             _sync(dev)
             times += [(time.perf_counter() - t0) / len(chunk)] * len(chunk)
             pred_l.append(p)
@@ -179,11 +185,16 @@ def run_test(
             pass
         summary.update({k: _num(v) for k, v in overall.items() if k not in ("Scope", "Name", "N")})
         summary["timing"] = timing_summary(times, "ms per ROI")
-    flat = {k: v for k, v in summary.items() if not isinstance(v, dict)}
+    from ramkit.report import extras, model_card
+
+    truth_masks = ((c.key, inf.target_masks(c.target(), spec, spec.out_channels(cfg.be_protocol), size)) for c in items)
+    summary.update(extras.test_extras(spec, ds, out, model, truth_masks if spec.accessor == "seg" else None))
+    flat = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     flat.update({f"time_{k}": v for k, v in summary["timing"].items() if k != "unit"})
     write_csv(out / "summary.csv", pd.DataFrame([flat]))
     write_json(out / "summary.json", summary, indent=2)
     write_json(out / "timing.json", summary["timing"], indent=2)
+    model_card.write_model_card(run, summary)
     return summary
 
 
