@@ -130,9 +130,11 @@ def test_command(
     from ramkit.metrics.conventions import CONVENTIONS
     from ramkit.train.evaluate import run_test
 
-    s = run_test(
-        run, data, split=split, out=out, device=device, threads=threads, convention=convention, amp=amp
-    )
+    if convention is not None and convention.lower() not in CONVENTIONS:
+        from ramkit.errors import RamkitError
+
+        raise RamkitError(f"--convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    s = run_test(run, data, split=split, out=out, device=device, threads=threads, convention=convention, amp=amp)
     head = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
