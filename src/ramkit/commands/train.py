@@ -172,6 +172,11 @@ def predict_command(
         help="Mirror left hands for the model (and the masks back). Default: yes, "
         "except for released RAM-H1200 images (JP_<Center>_P..._L.bmp), which are already in right-hand orientation.",
     ),
+    joint_boxes: str | None = typer.Option(
+        None,
+        "--joint-boxes",
+        help="MIL scheme-2 runs: joint-detection COCO file(s) of the release, comma-separated (BE and/or JSN).",
+    ),
 ) -> None:
     """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
 
@@ -193,6 +198,7 @@ def predict_command(
         spacing_mm=spacing,
         side=side.upper() if side else None,
         flip_left=flip_left,
+        joint_boxes=joint_boxes,
     )
     typer.echo(f"wrote {len(files)} files to {out}")
 

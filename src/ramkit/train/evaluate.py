@@ -213,6 +213,7 @@ def run_predict(
     spacing_mm: float | None = None,
     side: str | None = None,
     flip_left: bool | None = None,
+    joint_boxes: str | None = None,
 ) -> list[Path]:
     """Predict new images with the selected model of ``run``; returns the files written under ``out``.
 
@@ -225,6 +226,8 @@ def run_predict(
     except released RAM-H1200 images (stem ``JP_<Center>_P..._<L|R>``), which the release already stores in
     right-hand orientation (flipping them again was a bug of the official code's test path).
     Scoring/classification: ``scores.csv`` with the predicted class/score per ROI crop (crops are used as given).
+    MIL (``total-svdh-mil``): ``totals.csv``, ``attention.csv`` and ``<stem>_attention.png`` per radiograph;
+    scheme-2 runs need ``joint_boxes`` (joint-detection COCO file(s), see :func:`ramkit.tasks.mil.predict_mil`).
     """
     from ramkit.train.trainer import amp_mode, load_run, pick_device
 
@@ -240,9 +243,10 @@ def run_predict(
         torch.set_num_threads(int(threads or cfg.threads))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return spec.kind.predict(
-        spec, model, cfg, images, out, dev, amp, spacing_mm=spacing_mm, side=side, flip_left=flip_left
-    )
+    opts: dict = {"spacing_mm": spacing_mm, "side": side, "flip_left": flip_left}
+    if joint_boxes is not None:
+        opts["joint_boxes"] = joint_boxes
+    return spec.kind.predict(spec, model, cfg, images, out, dev, amp, **opts)
 
 
 def predict_segmentation(

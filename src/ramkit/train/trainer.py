@@ -386,7 +386,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                     loss.backward()
                     opt.step()
                 losses.append(float(loss.detach()))
-                n_items += len(x)
+                n_items += len(y)
                 t_fetch = time.perf_counter()
             sched.step()
             train_time = time.perf_counter() - t0
