@@ -60,11 +60,11 @@ def test_attention_sums_to_one_and_learns_the_planted_patch():
 
 def test_tiles_are_a_tenth_of_the_longer_side_and_skip_background():
     img = np.zeros((200, 100), np.uint8)
-    img[:, :50] = 200
+    img[:, :60] = 200
     ts = tiles(img)
     assert {t.box[2] for t in ts} == {20.0}  # 1/10 of 200
-    assert all(t.box[0] + t.box[2] <= 50 for t in ts)  # background half dropped
-    assert len(ts) == 10 * 2
+    assert all(t.box[0] + t.box[2] <= 60 for t in ts)  # background tiles dropped
+    assert len(ts) == 10 * 3
 
 
 @pytest.mark.slow
@@ -112,7 +112,9 @@ def test_mil_trains_tests_and_predicts_on_a_tiny_cohort(tmp_path):
     # predict on a whole radiograph: scheme 2 with the release's joint boxes, scheme 1 from tiles alone
     img = next((data / "Segmentation" / "test").glob("*.bmp"))
     boxes = ",".join(
-        str(data / "SvdH_Scoring" / f"SvdH_{k}_Scoring" / "test" / f"_annotations_{k.lower()}_joint_detection.coco.json")
+        str(
+            data / "SvdH_Scoring" / f"SvdH_{k}_Scoring" / "test" / f"_annotations_{k.lower()}_joint_detection.coco.json"
+        )
         for k in ("BE", "JSN")
     )
     files = run_predict(runs[2], [str(img)], tmp_path / "p2", joint_boxes=boxes)

@@ -134,7 +134,13 @@ TASKS: dict[str, TaskSpec] = {
             patience=0,
             budgets={
                 "cpu": dict(
-                    model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=2e-3, ordinal_pos_weight="sqrt", **_WARM
+                    model="ResNet18",
+                    patch_size=64,
+                    batch_size=32,
+                    epochs=20,
+                    lr=2e-3,
+                    ordinal_pos_weight="sqrt",
+                    **_WARM,
                 ),
                 "quick": dict(
                     model="MobileNet",

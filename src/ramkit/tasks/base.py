@@ -23,7 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
 #: the named training budgets every task defines (``ramkit train --budget``, ``ramkit bench --budget``)
 BUDGETS = ("quick", "cpu", "paper")
 #: the TaskSpec fields that are training hyper-parameters (TrainConfig fields of the same name default to them)
-HYPERPARAMETERS = ("patch_size", "patches_per_image", "fg_ratio", "batch_size", "epochs", "lr", "weight_decay", "patience")
+HYPERPARAMETERS = (
+    "patch_size",
+    "patches_per_image",
+    "fg_ratio",
+    "batch_size",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "patience",
+)
 
 
 class TaskKind:
@@ -79,7 +88,9 @@ class TaskKind:
         """A freshly initialised model from the registry (``cfg.model``)."""
         from ramkit.models import create
 
-        return create(cfg.model, self.model_kind, 1, spec.out_channels(cfg.be_protocol), size=cfg.model_size, **cfg.model_kw)
+        return create(
+            cfg.model, self.model_kind, 1, spec.out_channels(cfg.be_protocol), size=cfg.model_size, **cfg.model_kw
+        )
 
     def prepare(self, spec: TaskSpec, cfg, model: nn.Module, train_cases: list, val_cases: list, device, run: Path):
         """Hook run after the model is built and before training (MIL trains its patch classifier here)."""
@@ -100,7 +111,19 @@ class TaskKind:
         """Validation metrics (``spec.select`` among them); higher is better for the selection metric."""
         raise NotImplementedError
 
-    def test(self, spec: TaskSpec, model: nn.Module, cfg, items: list, out: Path, dev, amp: str, warmup: int, quiet: bool, split: str = "test"):
+    def test(
+        self,
+        spec: TaskSpec,
+        model: nn.Module,
+        cfg,
+        items: list,
+        out: Path,
+        dev,
+        amp: str,
+        warmup: int,
+        quiet: bool,
+        split: str = "test",
+    ):
         """``ramkit test`` body: write predictions/per-case files under ``out``; return summary entries + timing."""
         raise NotImplementedError
 

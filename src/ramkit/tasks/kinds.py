@@ -15,7 +15,7 @@ import numpy as np
 
 from ramkit import anatomy
 from ramkit.errors import RamkitError
-from ramkit.tasks.base import TaskKind, TaskSpec
+from ramkit.tasks.base import TaskKind
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -148,7 +148,15 @@ class SegmentationKind(TaskKind):
         for c in cases:
             img, tgt = c.image(), c.target()
             logits = inf.seg_logits(
-                model, img, spec, cfg.patch_size, device, amp, scale=cfg.input_scale, overlap=cfg.val_overlap, sw_batch=16
+                model,
+                img,
+                spec,
+                cfg.patch_size,
+                device,
+                amp,
+                scale=cfg.input_scale,
+                overlap=cfg.val_overlap,
+                sw_batch=16,
             )
             pred = inf.seg_masks(logits, spec)
             truth = inf.target_masks(tgt, spec, n, cfg.patch_size)

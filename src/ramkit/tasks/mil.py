@@ -163,7 +163,9 @@ def bag_instances(model, case, cfg, device) -> list[Instance]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def predict_bag(model, patches: list[np.ndarray], positions=None, joint_names=None, device=None, size: int | None = None):
+def predict_bag(
+    model, patches: list[np.ndarray], positions=None, joint_names=None, device=None, size: int | None = None
+):
     """Total score and attention of one bag: ``(total, attention)`` (attention: one weight per patch, sum 1).
 
     ``patches``: uint8/float H×W crops (any size; resized to the run's input side ``size``, default the value
@@ -255,7 +257,15 @@ class MilKind(TaskKind):
         model.target_mean.fill_(float(targets.mean()))
         model.target_std.fill_(max(float(targets.std()) if len(targets) > 1 else 1.0, 1e-3))
         if not (cfg.resume and meta_file.is_file()):  # a resumed run restores the trained classifier with the weights
-            train_patch_classifier(model, train_cases, cfg, device)
+            import pandas as pd
+
+            from ramkit.io.atomic import write_csv
+
+            t0 = time.perf_counter()
+            losses = train_patch_classifier(model, train_cases, cfg, device)
+            log = pd.DataFrame({"epoch": range(1, len(losses) + 1), "train_loss": losses})
+            log["seconds_total"] = time.perf_counter() - t0
+            write_csv(Path(run) / "patch_classifier.csv", log)
         for p in model.extractor.parameters():
             p.requires_grad_(bool(cfg.mil_finetune))
         for p in model.patch_head.parameters():  # the truncated last layer: only ranks scheme-1 tiles from here on
@@ -424,10 +434,15 @@ def test_mil(kind, spec, model, cfg, items, out: Path, dev, warmup: int, quiet: 
         if c.meta.get("radiograph") is not None:
             a = att[att["hand"] == c.key]
             boxes = {i.name: i.box for i in bag_instances(model, c, cfg, dev)}
-            draw_attention(c.image(), [boxes.get(n) for n in a["instance"]], a["attention"].to_numpy(),
-                           list(a["instance"]), out / "attention" / f"{c.key}.png",
-                           f"{c.key}: truth {c.meta['totals'][cfg.target]:.0f}, "
-                           f"pred {float(df.loc[df.hand == c.key, 'pred'].iloc[0]):.1f}")
+            draw_attention(
+                c.image(),
+                [boxes.get(n) for n in a["instance"]],
+                a["attention"].to_numpy(),
+                list(a["instance"]),
+                out / "attention" / f"{c.key}.png",
+                f"{c.key}: truth {c.meta['totals'][cfg.target]:.0f}, "
+                f"pred {float(df.loc[df.hand == c.key, 'pred'].iloc[0]):.1f}",
+            )
     write_csv(out / "published.csv", published_table(summary, cfg))
     summary["timing"] = timing_summary(times, "ms per hand")
     return summary
@@ -551,16 +566,20 @@ def predict_mil(model, cfg, images: list[str], out: Path, dev, joint_boxes: str 
             for i in inst:
                 x, y, w, h = (int(round(v)) for v in i.box)  # type: ignore[union-attr]
                 crop = img[max(y, 0) : y + h, max(x, 0) : x + w]
-                i.image = (lambda c=crop: c)
+                i.image = lambda c=crop: c
         patches = [i.image() for i in inst]
-        total, attn = predict_bag(model, patches, [i.position for i in inst], [i.name for i in inst], dev,
-                                  cfg.patch_size)
+        total, attn = predict_bag(
+            model, patches, [i.position for i in inst], [i.name for i in inst], dev, cfg.patch_size
+        )
         rows.append({"image": str(p), "target": cfg.target, "pred": total})
         for i, a in zip(inst, attn, strict=True):
-            att_rows.append({"image": str(p), "instance": i.name, "x": i.position[0], "y": i.position[1],
-                             "attention": float(a)})
+            att_rows.append(
+                {"image": str(p), "instance": i.name, "x": i.position[0], "y": i.position[1], "attention": float(a)}
+            )
         png = out / f"{stem}_attention.png"
-        draw_attention(img, [i.box for i in inst], attn, [i.name for i in inst], png, f"{stem}: {cfg.target} {total:.1f}")
+        draw_attention(
+            img, [i.box for i in inst], attn, [i.name for i in inst], png, f"{stem}: {cfg.target} {total:.1f}"
+        )
         written.append(png)
     write_csv(out / "totals.csv", pd.DataFrame(rows))
     write_csv(out / "attention.csv", pd.DataFrame(att_rows))

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ramkit.errors import RamkitError
@@ -73,7 +72,9 @@ class TrainConfig:
     target: str | None = _opt("MIL: the regressed total: be, jsn or total (BE + JSN).", "total")
     mil_scheme: int | None = _opt("MIL bag: 2 = the hand's joint patches, 1 = top-K tiles of 1/10 the longer side.", 2)
     mil_tiles: int | None = _opt("MIL scheme 1: tiles kept per hand (top-K by the patch classifier).", 50)
-    mil_feature_epochs: int | None = _opt("MIL: epochs of the normal/abnormal patch classifier (feature extractor).", 10)
+    mil_feature_epochs: int | None = _opt(
+        "MIL: epochs of the normal/abnormal patch classifier (feature extractor).", 10
+    )
     mil_finetune: bool | None = _opt("MIL: fine-tune the feature extractor with the MIL head (default: frozen).", False)
     weights: str | None = _opt("Start from a user safetensors file.")
     num_workers: int | None = _opt("DataLoader workers.", 0)
