@@ -3,6 +3,9 @@
 Usage::
 
     python benchmarks/bench_mil.py --bench /work/runs/bench0 --out /tmp/mil_cmp [--budget cpu] [--threads 1]
+    # or the two MIL schemes in parallel first:
+    python benchmarks/bench_mil.py --bench B --out O --train-only 2 & python benchmarks/bench_mil.py --bench B \
+        --out O --train-only 1; wait; python benchmarks/bench_mil.py --bench B --out O --reuse
 
 ``--bench`` is a ``ramkit bench`` output folder (``data/`` with the synthetic cohort and ``runs/hand-be-score``,
 ``runs/hand-jsn-score``). The per-joint runs are re-tested into ``OUT/`` (the bench folder is only read); MIL
@@ -94,12 +97,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--target", default="total", choices=("be", "jsn", "total"))
     ap.add_argument("--reuse", action="store_true", help="reuse trained MIL runs in OUT")
+    ap.add_argument("--train-only", type=int, choices=(1, 2), help="only train (and test) this scheme, then stop")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     data = args.bench / "data" / "RAM-H1200-v1"
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.train_only:  # e.g. both schemes in parallel processes, then a final run with --reuse
+        mil_run(data, args.out, args.train_only, args.budget, args.threads, args.target, args.reuse)
+        return
     pj = per_joint_totals(args.bench, data, args.out, args.target)
     runs = {s: mil_run(data, args.out, s, args.budget, args.threads, args.target, args.reuse) for s in (2, 1)}
     df = pj.rename(columns={"pred": "per_joint_sum"})

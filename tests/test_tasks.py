@@ -80,7 +80,7 @@ def test_paper_defaults():
     s = get("hand-jsn-score")
     assert (s.patch_size, s.batch_size, s.weight_decay, s.select, s.model_kind) == (224, 32, 1e-3, "QWK", "ordinal")
     m = get("total-svdh-mil")  # MIL paper: SGD lr 1e-3, wd 1e-3
-    assert (m.lr, m.weight_decay, m.select, m.model_kind) == (1e-3, 1e-3, "PCC", "mil")
+    assert (m.lr, m.weight_decay, m.select, m.model_kind) == (1e-3, 1e-3, "neg_RMSE", "mil")
 
 
 def test_unknown_task():

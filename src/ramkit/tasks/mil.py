@@ -325,7 +325,9 @@ class MilKind(TaskKind):
 
         preds = [p for p, _, _ in self.predict_cases(model, cases, cfg, device)]
         truth = [c.meta["totals"][cfg.target] for c in cases]
-        return regression_scores(truth, preds)
+        out = regression_scores(truth, preds)
+        out["neg_RMSE"] = -out["RMSE"]  # the selection metric (higher is better)
+        return out
 
     # ------------------------------------------------------------------ test / predict
     def test(self, spec, model, cfg, items, out, dev, amp, warmup, quiet, split="test"):
