@@ -225,3 +225,43 @@ def test_fg_class_weight_loss_and_be_bench_options_train(tmp_path):
     assert saved["fg_class_weight"] == 5.0 and saved["pos_image_ratio"] == 0.9 and saved["val_overlap"] == 0.25
     with pytest.raises(RamkitError, match="val_overlap"):
         TrainConfig(task="hand-be-seg", data="d", out=str(tmp_path), val_overlap=1.0).resolve()
+
+
+def test_train_cli_options_are_derived_from_trainconfig(tmp_path):
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from ramkit.cli import app
+
+    res = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0
+    for f in fields(TrainConfig):
+        if f.name not in ("task", "model_kw"):
+            assert "--" + f.name.replace("_", "-") in res.output, f.name
+    assert "--set" in res.output and "--budget" in res.output
+    bad = CliRunner().invoke(app, ["train", "hand-jsn-score", "--data", str(tmp_path), "--set", "epochs"])
+    assert isinstance(bad.exception, RamkitError) and "expected key=value" in str(bad.exception)
+
+
+def test_budget_and_overrides_are_recorded_in_the_run(tmp_path):
+    import yaml
+
+    ds = FakeDataset(n_channels=30, n=3, size=40)
+    cfg = TrainConfig(
+        task="hand-jsn-score",
+        data="unused",
+        out=str(tmp_path / "r"),
+        budget="quick",
+        epochs=1,
+        patch_size=32,
+        model="MobileNet",
+        model_size="tiny",
+        tensorboard=False,
+        threads=1,
+    )
+    run = fit(cfg, dataset=ds, quiet=True)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["budget"] == "quick" and saved["epochs"] == 1 and saved["patch_size"] == 32
+    assert saved["ordinal_pos_weight"] is True  # from the quick budget of hand-jsn-score
+    assert json.loads((run / "best.json").read_text())["config"]["budget"] == "quick"
