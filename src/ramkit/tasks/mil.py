@@ -52,6 +52,19 @@ class Instance:
         return (x + w / 2, y + h / 2)
 
 
+def max_total(target: str) -> float:
+    """The largest possible total of ``target`` (be: 16 × 5 = 80, jsn: 15 × 4 = 60, total: 140)."""
+    from ramkit import anatomy
+
+    kinds = ("be", "jsn") if target == "total" else (target,)
+    return float(sum(len(anatomy.JOINTS[k]) * max(anatomy.SCORE_VALUES[k]) for k in kinds))
+
+
+def clip_total(value: float, target: str) -> float:
+    """A predicted total clipped to the valid range [0, :func:`max_total`] (the regression head is unbounded)."""
+    return float(min(max(value, 0.0), max_total(target)))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # bag building
 # ---------------------------------------------------------------------------------------------------------------
@@ -171,7 +184,7 @@ def predict_bag(
     ``patches``: uint8/float H×W crops (any size; resized to the run's input side ``size``, default the value
     stored on the model by :func:`ramkit.train.trainer.load_run`); ``positions`` / ``joint_names`` are carried
     for the caller (the model is order-invariant and does not use them). ``model`` is a trained
-    :class:`~ramkit.models.mil.MilNet` (``load_run(RUN)[0]``).
+    :class:`~ramkit.models.mil.MilNet` (``load_run(RUN)[0]``). The total is clipped to its valid range.
     """
     import torch
 
@@ -187,7 +200,7 @@ def predict_bag(
     with torch.no_grad():
         x = _tensor(list(patches), size).to(device).unsqueeze(0)
         pred, attn = model.attend(x)
-        total = float(model.to_score(pred)[0])
+        total = clip_total(float(model.to_score(pred)[0]), getattr(model, "target", "total"))
     return total, attn[0].cpu().numpy()
 
 
@@ -244,6 +257,7 @@ class MilKind(TaskKind):
         backbone.reset_classifier(0)
         model = MilNet(backbone, int(getattr(backbone, "head_hidden_size", None) or backbone.num_features))
         model.input_size = int(cfg.patch_size)  # type: ignore[assignment]
+        model.target = cfg.target  # type: ignore[assignment]
         return model
 
     def prepare(self, spec, cfg, model, train_cases, val_cases, device, run):
@@ -317,7 +331,8 @@ class MilKind(TaskKind):
                     cache[key] = self.bag_tensor(model, c, cfg, device, True)
                 inst, feats = cache[key]
                 pred, attn = model.mil(feats.to(device))
-                out.append((float(model.to_score(pred.squeeze(-1))), attn.cpu().numpy(), inst))
+                total = clip_total(float(model.to_score(pred.squeeze(-1))), cfg.target)
+                out.append((total, attn.cpu().numpy(), inst))
         return out
 
     def validate(self, spec, model, cases, cfg, device, amp):
