@@ -59,7 +59,7 @@ def test_attention_sums_to_one_and_learns_the_planted_patch():
 
 
 def test_tiles_are_a_tenth_of_the_longer_side_and_skip_background():
-    img = np.zeros((200, 100), np.uint8)
+    img = np.full((200, 100), 10, np.uint8)
     img[:, :60] = 200
     ts = tiles(img)
     assert {t.box[2] for t in ts} == {20.0}  # 1/10 of 200

@@ -30,8 +30,9 @@ from ramkit.tasks.base import TaskKind
 
 #: scheme-1 tile side as a fraction of the radiograph's longer side (the paper's 1/10)
 TILE_FRACTION = 0.1
-#: scheme-1 tiles whose mean intensity is below this share of the image's mean are background, never kept
-TILE_MIN_SIGNAL = 0.3
+#: scheme-1 tiles whose mean intensity is below this multiple of the image's mean are background, never kept
+#: (radiographs are mostly dark background, so the image mean lies between background and hand)
+TILE_MIN_SIGNAL = 1.0
 
 
 @dataclass
@@ -129,7 +130,8 @@ def _read(path: Path | None) -> np.ndarray:
 
 
 def tiles(image: np.ndarray, fraction: float = TILE_FRACTION) -> list[Instance]:
-    """Regular non-overlapping grid of square tiles of ``fraction`` × the longer side; background tiles dropped."""
+    """Regular non-overlapping grid of square tiles of ``fraction`` × the longer side; background tiles (mean below
+    ``TILE_MIN_SIGNAL`` × the image mean) dropped."""
     h, w = image.shape
     side = max(8, int(round(fraction * max(h, w))))
     mean = float(image.mean()) or 1.0
