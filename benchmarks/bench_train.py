@@ -43,7 +43,7 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
     from ramkit.train.bench import task_config
     from ramkit.train.data import TaskDataset, cases, open_dataset, rescale_case
     from ramkit.train.inference import roi_predict, seg_logits
-    from ramkit.train.trainer import TaskLoss, build_model
+    from ramkit.train.trainer import build_model
 
     torch.set_num_threads(int(os.environ.get("RAMKIT_THREADS", "1")))
     out = {}
@@ -51,11 +51,12 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
         spec = get(task)
         cfg = task_config(task, cohort / "RAM-H1200-v1", Path("/tmp/unused")).resolve()
         ds = open_dataset(spec, cfg.data)
-        train_cases = [rescale_case(c, cfg.input_scale) for c in cases(spec, ds, "train")]
+        train_cases = cases(spec, ds, "train")
+        loss_fn = spec.kind.loss(spec, cfg, train_cases)
+        train_cases = [rescale_case(c, cfg.input_scale) for c in train_cases]
         train = TaskDataset(spec, train_cases, cfg.patch_size, seed=0, patches_per_image=cfg.patches_per_image)
         loader = torch.utils.data.DataLoader(train, batch_size=cfg.batch_size, shuffle=True, drop_last=True)
         model = build_model(cfg, spec)
-        loss_fn = TaskLoss(spec)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         step_s, data_s = [], []
         it = iter(loader)
@@ -73,7 +74,7 @@ def throughput(cohort: Path, steps: int = 6) -> dict:
                 step_s.append(t2 - t0)
         med = statistics.median(step_s)
         model.eval()
-        if spec.accessor == "seg":
+        if spec.kind.model_kind == "seg":
             img = cases(spec, ds, "test")[0].image()
             seg_logits(model, img, spec, cfg.patch_size, torch.device("cpu"), scale=cfg.input_scale)
             ts = []

@@ -7,10 +7,11 @@ import pytest
 from ramkit import anatomy
 from ramkit.errors import RamkitError
 from ramkit.models import REGISTRY
-from ramkit.tasks import get, list_tasks
+from ramkit.tasks import BUDGETS, TaskKind, get, list_tasks
+from ramkit.train import TrainConfig
 
 
-def test_six_tasks():
+def test_task_registry():
     assert list_tasks() == [
         "hand-bone-seg",
         "hand-be-seg",
@@ -18,11 +19,30 @@ def test_six_tasks():
         "hand-jsn-score",
         "wrist-bone-seg",
         "wrist-be-cls",
+        "total-svdh-mil",
     ]
     for t in list_tasks():
         spec = get(t)
         assert spec.default_model in REGISTRY
         assert spec.hyperparameters()["epochs"] > 0
+        assert isinstance(spec.kind, TaskKind) and spec.kind.headline
+
+
+@pytest.mark.parametrize("task", list_tasks())
+def test_every_task_has_the_three_budgets_and_flags_override_them(task):
+    spec = get(task)
+    for budget in BUDGETS:
+        cfg = TrainConfig(task=task, data="d", out="o", budget=budget).resolve()
+        assert cfg.budget == budget and cfg.model in REGISTRY
+        for k, v in spec.budget(budget).items():
+            assert getattr(cfg, k) == (dict(v) if isinstance(v, dict) else v), (budget, k)
+    paper = TrainConfig(task=task, data="d", out="o").resolve()  # default budget: the paper protocol
+    assert paper.budget == "paper" and paper.model == spec.default_model
+    assert {k: getattr(paper, k) for k in spec.hyperparameters()} == spec.hyperparameters()
+    cpu = TrainConfig(task=task, data="d", out="o", budget="cpu", epochs=2, lr=0.5).resolve()
+    assert (cpu.epochs, cpu.lr) == (2, 0.5)  # explicit values beat the budget
+    with pytest.raises(RamkitError, match="unknown budget"):
+        TrainConfig(task=task, data="d", out="o", budget="laptop").resolve()
 
 
 def test_class_names_and_channels():
@@ -58,7 +78,9 @@ def test_paper_defaults():
         "positive_DSC",
     )
     s = get("hand-jsn-score")
-    assert (s.patch_size, s.batch_size, s.weight_decay, s.select, s.loss) == (224, 32, 1e-3, "QWK", "ordinal-bce")
+    assert (s.patch_size, s.batch_size, s.weight_decay, s.select, s.model_kind) == (224, 32, 1e-3, "QWK", "ordinal")
+    m = get("total-svdh-mil")  # MIL paper: SGD lr 1e-3, wd 1e-3
+    assert (m.lr, m.weight_decay, m.select, m.model_kind) == (1e-3, 1e-3, "neg_RMSE", "mil")
 
 
 def test_unknown_task():

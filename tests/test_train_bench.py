@@ -44,6 +44,18 @@ def test_warmup_then_cosine():
     # no warm-up = the paper schedule (CosineAnnealingLR from the full LR)
     plain = _lrs(4, 0)
     assert plain[0] == pytest.approx(1.0) and plain[1] < 1.0
+    # torch's own schedulers, equal to the closed form (e+1)/(w+1) then floor + (1-floor)(1+cos)/2
+    import math
+
+    w, n = 2, 9
+    want = [
+        (e + 1) / (w + 1) if e < w else 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * (e - w) / (n - w)))
+        for e in range(n)
+    ]
+    assert _lrs(n, w) == pytest.approx(want, rel=1e-12)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    assert isinstance(make_scheduler(opt, n, w), torch.optim.lr_scheduler.SequentialLR)
 
 
 def test_rescale_case_shapes_and_labels():
@@ -119,16 +131,17 @@ def test_sqrt_pos_weight_trains(tmp_path):
     assert json.loads((run / "last.json").read_text())["config"]["ordinal_pos_weight"] == "sqrt"
 
 
-def test_bench_presets_resolve_and_protocol_table(tmp_path, monkeypatch):
-    from ramkit.train.bench import PRESETS, QUICK, auto_threads, protocol_table, task_config
+def test_bench_budgets_resolve_and_protocol_table(tmp_path, monkeypatch):
+    from ramkit.train.bench import auto_threads, protocol_table, task_config
 
-    assert set(PRESETS) == set(TASKS) == set(QUICK)
-    for quick in (False, True):
+    for budget in ("quick", "cpu"):
         for task in TASKS:
-            cfg = task_config(task, tmp_path, tmp_path / task, quick=quick, threads=1).resolve()
-            assert cfg.patience == 0 and cfg.warmup_epochs >= 1 and cfg.threads == 1
-            if get(task).input != "patch":
+            cfg = task_config(task, tmp_path, tmp_path / task, budget=budget, threads=1)
+            assert cfg.budget == budget and cfg.patience == 0 and cfg.warmup_epochs >= 1 and cfg.threads == 1
+            assert cfg.epochs == get(task).budget(budget)["epochs"]
+            if get(task).kind.input != "patch":
                 assert cfg.input_scale == 1.0
+    assert task_config("hand-jsn-score", tmp_path, tmp_path, quick=True, threads=1).budget == "quick"
     table = protocol_table()
     assert all(f"| {t} |" in table for t in TASKS)
     monkeypatch.setenv("RAMKIT_THREADS", "1")
@@ -174,7 +187,7 @@ def test_fg_class_weight_loss_and_be_bench_options_train(tmp_path):
     import torch.nn.functional as F
     from monai.losses import DiceLoss
 
-    from ramkit.train.trainer import TaskLoss
+    from ramkit.train.losses import DiceCELoss
 
     spec = get("hand-be-seg")
     logits = torch.randn(2, 2, 8, 8)
@@ -183,9 +196,11 @@ def test_fg_class_weight_loss_and_be_bench_options_train(tmp_path):
     w = torch.tensor([1.0, 5.0])
     dice = DiceLoss(to_onehot_y=True, softmax=True, include_background=False, squared_pred=True, batch=True)
     want = dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target, weight=w)
-    assert float(TaskLoss(spec, ce_weight=w)(logits, target)) == pytest.approx(float(want), rel=1e-5)
+    assert float(DiceCELoss(ce_weight=w)(logits, target)) == pytest.approx(float(want), rel=1e-5)
     plain = dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target)
-    assert float(TaskLoss(spec)(logits, target)) == pytest.approx(float(plain), rel=1e-5)
+    assert float(DiceCELoss()(logits, target)) == pytest.approx(float(plain), rel=1e-5)
+    built = spec.kind.loss(spec, TrainConfig(task=spec.id, data="d", out="o", fg_class_weight=5.0).resolve(), [])
+    assert float(built(logits, target)) == pytest.approx(float(want), rel=1e-5)
     ds = FakeDataset(n_channels=30, n=3, size=48)
     cfg = TrainConfig(
         task="hand-be-seg",
@@ -210,3 +225,43 @@ def test_fg_class_weight_loss_and_be_bench_options_train(tmp_path):
     assert saved["fg_class_weight"] == 5.0 and saved["pos_image_ratio"] == 0.9 and saved["val_overlap"] == 0.25
     with pytest.raises(RamkitError, match="val_overlap"):
         TrainConfig(task="hand-be-seg", data="d", out=str(tmp_path), val_overlap=1.0).resolve()
+
+
+def test_train_cli_options_are_derived_from_trainconfig(tmp_path):
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from ramkit.cli import app
+
+    res = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0
+    for f in fields(TrainConfig):
+        if f.name not in ("task", "model_kw"):
+            assert "--" + f.name.replace("_", "-") in res.output, f.name
+    assert "--set" in res.output and "--budget" in res.output
+    bad = CliRunner().invoke(app, ["train", "hand-jsn-score", "--data", str(tmp_path), "--set", "epochs"])
+    assert isinstance(bad.exception, RamkitError) and "expected key=value" in str(bad.exception)
+
+
+def test_budget_and_overrides_are_recorded_in_the_run(tmp_path):
+    import yaml
+
+    ds = FakeDataset(n_channels=30, n=3, size=40)
+    cfg = TrainConfig(
+        task="hand-jsn-score",
+        data="unused",
+        out=str(tmp_path / "r"),
+        budget="quick",
+        epochs=1,
+        patch_size=32,
+        model="MobileNet",
+        model_size="tiny",
+        tensorboard=False,
+        threads=1,
+    )
+    run = fit(cfg, dataset=ds, quiet=True)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["budget"] == "quick" and saved["epochs"] == 1 and saved["patch_size"] == 32
+    assert saved["ordinal_pos_weight"] is True  # from the quick budget of hand-jsn-score
+    assert json.loads((run / "best.json").read_text())["config"]["budget"] == "quick"

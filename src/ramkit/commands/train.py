@@ -3,102 +3,89 @@ CPU benchmark of every task on a synthetic cohort."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import typer
 
 
-def train_command(
-    task: str = typer.Argument(
-        ..., help="Task id: hand-bone-seg, hand-be-seg, hand-be-score, hand-jsn-score, wrist-bone-seg, wrist-be-cls."
-    ),
-    data: Path | None = typer.Option(None, "--data", help="Dataset root (RAM-H1200-v1/ or RAM-W600/ or parent)."),
-    out: Path | None = typer.Option(None, "--out", help="Run directory (created; an existing run is resumed)."),
-    model: str | None = typer.Option(None, "--model", help="Model name (see docs/training.md); task default."),
-    model_size: str | None = typer.Option(None, "--model-size", help="base (paper) or tiny (CPU smoke runs)."),
-    epochs: int | None = typer.Option(None, "--epochs"),
-    batch_size: int | None = typer.Option(None, "--batch-size"),
-    patch_size: int | None = typer.Option(None, "--patch-size", help="Patch / input side in pixels."),
-    patches_per_image: int | None = typer.Option(None, "--patches-per-image"),
-    fg_ratio: float | None = typer.Option(
-        None, "--fg-ratio", help="Patch tasks: share of patches placed on foreground / lesion pixels."
-    ),
-    pos_image_ratio: float | None = typer.Option(
-        None, "--pos-image-ratio", help="Patch tasks: share of patches drawn from images with foreground (lesions)."
-    ),
-    fg_class_weight: float | None = typer.Option(
-        None, "--fg-class-weight", help="BE segmentation: cross-entropy weight of the lesion classes (background 1)."
-    ),
-    lr: float | None = typer.Option(None, "--lr"),
-    weight_decay: float | None = typer.Option(None, "--weight-decay"),
-    patience: int | None = typer.Option(None, "--patience", help="Early-stopping patience (0 = off)."),
-    input_scale: float | None = typer.Option(
-        None, "--input-scale", help="Patch tasks: resample images by this factor (scored at full res)."
-    ),
-    warmup_epochs: int | None = typer.Option(
-        None, "--warmup-epochs", help="Linear LR warm-up epochs before the cosine (default 0)."
-    ),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto."),
-    amp: str | None = typer.Option(None, "--amp", help="auto, bf16, fp16 or none."),
-    seed: int | None = typer.Option(None, "--seed"),
-    config: Path | None = typer.Option(None, "--config", help="YAML file with any of these options."),
-    weights: Path | None = typer.Option(None, "--weights", help="Start from a user safetensors file."),
-    be_protocol: str | None = typer.Option(None, "--be-protocol", help="svdh90 (default) or 3class."),
-    ordinal: str | None = typer.Option(None, "--ordinal", help="independent (paper) or coral."),
-    ordinal_pos_weight: bool | None = typer.Option(
-        None, "--ordinal-pos-weight/--no-ordinal-pos-weight", help="Per-threshold pos_weight #neg/#pos (scoring)."
-    ),
-    num_workers: int | None = typer.Option(None, "--num-workers"),
-    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
-    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop after this wall-clock budget."),
-) -> None:
-    """Train a model for a benchmark task; the resolved configuration is saved to OUT/config.yaml."""
+def _train_options() -> list[inspect.Parameter]:
+    """One ``--field-name`` option per :class:`~ramkit.train.TrainConfig` field (help text from the field)."""
+    import typing
+    from dataclasses import fields
+
+    from ramkit.train.trainer import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    params = []
+    for f in fields(TrainConfig):
+        if f.name in ("task", "model_kw"):
+            continue
+        base = [a for a in typing.get_args(hints[f.name]) if a is not type(None)] or [hints[f.name]]
+        flag = "--" + f.name.replace("_", "-")
+        help_ = f.metadata.get("help", "")
+        if f.name in ("data", "out"):
+            help_ = {"data": "Dataset root (RAM-H1200-v1/ or RAM-W600/ or parent).", "out": "Run directory."}[f.name]
+        if base == [bool]:
+            opt = typer.Option(None, f"{flag}/--no-{flag[2:]}", help=help_, show_default=False)
+            ann: object = bool | None
+        else:
+            typ = base[0] if len(base) == 1 and base[0] in (int, float, str) else str
+            opt = typer.Option(None, flag, help=help_, show_default=False)
+            ann = typ | None
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann))
+    return params
+
+
+def _parse_sets(items: list[str]) -> dict:
+    """``key=value`` pairs (values parsed as YAML) -> dict; RamkitError on a malformed pair."""
+    import yaml
+
+    from ramkit.errors import RamkitError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RamkitError(f"--set {item!r}: expected key=value")
+        try:
+            out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise RamkitError(f"--set {item!r}: invalid value ({str(exc).splitlines()[0]})") from None
+    return out
+
+
+def _read_config(config: Path | None) -> dict:
+    from ramkit.errors import RamkitError
+
+    if config is None:
+        return {}
+    import yaml
+
+    if not config.is_file():
+        raise RamkitError("configuration file not found", config)
+    try:
+        base = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RamkitError(f"invalid YAML ({str(exc).splitlines()[0]})", config) from None
+    if not isinstance(base, dict):
+        raise RamkitError("expected a mapping of option: value", config)
+    return {k.replace("-", "_"): v for k, v in base.items()}
+
+
+def train_command(task: str, config: Path | None = None, set_: list[str] | None = None, **options) -> None:
+    """Train a model for a task; the resolved configuration is saved to OUT/config.yaml.
+
+    Precedence: command-line options > --set > --config file > the --budget (quick, cpu, paper) > the task's
+    paper protocol. Every option is a TrainConfig field (docs/training.md).
+    """
     from ramkit.errors import RamkitError
     from ramkit.tasks import get
 
     get(task)  # unknown task -> one line, before the heavy imports
-    base: dict = {}
-    if config is not None:
-        import yaml
-
-        if not config.is_file():
-            raise RamkitError("configuration file not found", config)
-        try:
-            base = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise RamkitError(f"invalid YAML ({str(exc).splitlines()[0]})", config) from None
-        if not isinstance(base, dict):
-            raise RamkitError("expected a mapping of option: value", config)
-        base = {k.replace("-", "_"): v for k, v in base.items()}
-    flags = dict(
-        data=data,
-        out=out,
-        model=model,
-        model_size=model_size,
-        epochs=epochs,
-        batch_size=batch_size,
-        patch_size=patch_size,
-        patches_per_image=patches_per_image,
-        fg_ratio=fg_ratio,
-        pos_image_ratio=pos_image_ratio,
-        fg_class_weight=fg_class_weight,
-        lr=lr,
-        weight_decay=weight_decay,
-        patience=patience,
-        input_scale=input_scale,
-        warmup_epochs=warmup_epochs,
-        device=device,
-        amp=amp,
-        seed=seed,
-        weights=weights,
-        be_protocol=be_protocol,
-        ordinal=ordinal,
-        ordinal_pos_weight=ordinal_pos_weight,
-        num_workers=num_workers,
-        threads=threads,
-        max_minutes=max_minutes,
-    )
-    base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})
+    base = _read_config(config)
+    base.update(_parse_sets(set_ or []))
+    base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None})
     base["task"] = task
     for req in ("data", "out"):
         if not base.get(req):
@@ -111,6 +98,36 @@ def train_command(
     cfg = TrainConfig.from_dict(base, where=str(config) if config else "options")
     run = fit(cfg)
     typer.echo(f"trained {task}: run directory {run}")
+
+
+def _train_signature() -> inspect.Signature:
+    from ramkit.tasks import list_tasks
+
+    head = [
+        inspect.Parameter(
+            "task",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=typer.Argument(..., help="Task id: " + ", ".join(list_tasks()) + "."),
+            annotation=str,
+        ),
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, "--config", help="YAML file of TrainConfig keys."),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "set_",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, "--set", help="key=value (YAML value) for any TrainConfig key; repeatable."),
+            annotation=list[str] | None,
+        ),
+    ]
+    return inspect.Signature(head + _train_options())
+
+
+train_command.__signature__ = _train_signature()  # type: ignore[attr-defined]
+train_command.__annotations__ = {p.name: p.annotation for p in train_command.__signature__.parameters.values()}  # type: ignore[attr-defined]
 
 
 def test_command(
@@ -169,6 +186,11 @@ def predict_command(
         help="Mirror left hands for the model (and the masks back). Default: yes, "
         "except for released RAM-H1200 images (JP_<Center>_P..._L.bmp), which are already in right-hand orientation.",
     ),
+    joint_boxes: str | None = typer.Option(
+        None,
+        "--joint-boxes",
+        help="MIL scheme-2 runs: joint-detection COCO file(s) of the release, comma-separated (BE and/or JSN).",
+    ),
 ) -> None:
     """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
 
@@ -190,13 +212,15 @@ def predict_command(
         spacing_mm=spacing,
         side=side.upper() if side else None,
         flip_left=flip_left,
+        joint_boxes=joint_boxes,
     )
     typer.echo(f"wrote {len(files)} files to {out}")
 
 
 def bench_command(
     out: Path = typer.Argument(..., help="Output folder (synthetic data, runs, summaries)."),
-    quick: bool = typer.Option(False, "--quick", help="Tiny models, few epochs (about 3 minutes on 2 cores)."),
+    budget: str = typer.Option("cpu", "--budget", help="Training budget of every task: quick, cpu or paper (GPU)."),
+    quick: bool = typer.Option(False, "--quick", help="Alias of --budget quick (tiny models, few epochs, 12 hands)."),
     hands: int | None = typer.Option(None, "--hands", help="Hands in the synthetic cohort."),
     epochs_scale: float = typer.Option(1.0, "--epochs-scale", help="Multiply every task's bench epochs."),
     tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task ids (default: all)."),
@@ -211,7 +235,7 @@ def bench_command(
 
     run_bench(
         out,
-        quick=quick,
+        budget="quick" if quick else budget,
         hands=hands,
         epochs_scale=epochs_scale,
         tasks=tasks.split(",") if tasks else None,

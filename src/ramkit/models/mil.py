@@ -36,3 +36,50 @@ class GatedAttentionMIL(nn.Module):
         if single:
             return out.squeeze(0), attn.squeeze(0)
         return out, attn
+
+
+class MilNet(nn.Module):
+    """Total-score MIL model: a patch classifier (normal/abnormal) whose penultimate features feed a
+    :class:`GatedAttentionMIL` regressor.
+
+    * ``extractor``: a registry classification backbone with its classifier removed (``num_features`` = D);
+    * ``patch_head``: D -> 2 logits (normal / abnormal), trained first from per-joint labels; it is the "last
+      layer" the extractor is truncated before, and ranks scheme-1 tiles;
+    * ``mil``: gated attention pooling + linear regression head on the *standardised* total;
+    * buffers ``target_mean`` / ``target_std`` turn the standardised output back into score points.
+
+    ``forward(bag, mask)`` takes a bag of patches B×N×1×S×S (or pre-computed features B×N×D) and a boolean B×N
+    mask of real instances; it returns the standardised prediction (B). :meth:`attend` also returns attention.
+    """
+
+    def __init__(self, extractor: nn.Module, dim: int, hidden: int = 128, dropout: float = 0.1):
+        super().__init__()
+        self.extractor = extractor
+        self.patch_head = nn.Linear(dim, 2)
+        self.mil = GatedAttentionMIL(dim, hidden=hidden, out_dim=1, dropout=dropout)
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
+        self.dim = dim
+
+    def features(self, patches: torch.Tensor) -> torch.Tensor:
+        """D-dimensional features of M×1×S×S patches."""
+        return self.extractor(patches)
+
+    def patch_logits(self, patches: torch.Tensor) -> torch.Tensor:
+        """Normal/abnormal logits (M×2) of M×1×S×S patches."""
+        return self.patch_head(self.features(patches))
+
+    def attend(self, bag: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(standardised prediction B, attention B×N) of a batch of bags (patches or features)."""
+        if bag.dim() == 5:  # B×N×1×S×S patches -> B×N×D features
+            b, n = bag.shape[:2]
+            bag = self.features(bag.flatten(0, 1)).view(b, n, -1)
+        pred, attn = self.mil(bag, mask)
+        return pred.squeeze(-1), attn
+
+    def forward(self, bag: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.attend(bag, mask)[0]
+
+    def to_score(self, standardised: torch.Tensor) -> torch.Tensor:
+        """Score points from the standardised output."""
+        return standardised * self.target_std + self.target_mean

@@ -227,12 +227,12 @@ def test_extras(spec, ds, out: Path, model=None, true_masks=None) -> dict:
     extra: dict = {}
     if model is not None:
         extra["params"] = count_parameters(model)
-    if spec.accessor == "seg":
+    if spec.model_kind == "seg":
         extra.update(_seg_extras(spec, ds, out, true_masks))
-    else:
+    elif spec.model_kind in ("ordinal", "cls"):
         rows = pd.read_csv(out / "predictions.csv", dtype={"hand": str, "joint": str})
         write_score_files(rows, out)
-        if spec.activation == "ordinal":
+        if spec.model_kind == "ordinal":
             pt = hand_totals(rows["hand"], rows["pred"])
             tt = hand_totals(rows["hand"], rows["truth"])
             row = correlation_row("total " + spec.score_kind.upper(), "predicted total", "true total", pt, tt)

@@ -86,7 +86,7 @@ def model_card(run: str | os.PathLike, summary: dict | None = None, export=None)
     lines = [
         f"# Model card: {spec.id} ({cfg.get('model')})",
         "",
-        f"- **Task**: {spec.id} — {spec.description}; input: {spec.input}, output: {spec.activation}.",
+        f"- **Task**: {spec.id} — {spec.description}; input: {spec.kind.input}, output: {spec.kind.activation}.",
         f"- **Data**: `{cfg.get('data')}`. {data_line}",
         f"- **Model**: {cfg.get('model')} (size {cfg.get('model_size')}), "
         f"{summary.get('params', 'unknown') if summary else 'see export'} trainable parameters; "

@@ -1,94 +1,26 @@
-"""Declarative specs of the six benchmark tasks: ``ramkit.tasks.get(task_id) -> TaskSpec``.
+"""The task registry: ``ramkit.tasks.get(task_id) -> TaskSpec``; a task is one entry of :data:`TASKS`.
 
-A :class:`TaskSpec` says which dataset reader and split accessor feed the task, what the input is (random
-patches, the whole image resized, or joint ROIs), how training samples are drawn, the loss, the output
-activation, the evaluator used by ``ramkit test``, the model-selection criterion and the default
-hyper-parameters of ``shared/spec/TASKS.md``. The trainer (:mod:`ramkit.train`) is generic over these specs:
-there is no script per task.
+A :class:`TaskSpec` says which dataset feeds the task, its paper hyper-parameters (``shared/spec/TASKS.md``),
+its named training budgets (``quick``, ``cpu``, ``paper``) and its behaviour: a :class:`TaskKind` object
+(:mod:`ramkit.tasks.kinds` for segmentation and joint scoring, :mod:`ramkit.tasks.mil` for the total-SvdH MIL)
+that builds cases, model, loss, optimiser and the validation / test / predict outputs. The trainer
+(:mod:`ramkit.train`) is generic over these objects: there is no script per task and no dispatch on task ids.
+See docs/architecture.md, "How to add a task".
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-
 from ramkit import anatomy
 from ramkit.errors import RamkitError
+from ramkit.tasks.base import BUDGETS, TaskKind, TaskSpec
+from ramkit.tasks.kinds import JointScoringKind, SegmentationKind, be_cases, be_classes, wrist_cases
+from ramkit.tasks.mil import MilKind
 
-__all__ = ["TaskSpec", "TASKS", "get", "list_tasks"]
+__all__ = ["TaskSpec", "TaskKind", "TASKS", "BUDGETS", "get", "list_tasks"]
 
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One benchmark task. Hyper-parameters are the paper defaults; ``cpu_*`` fields are the CPU-bench scale."""
-
-    id: str
-    description: str
-    dataset: str  #: "h1200" | "w600"
-    accessor: str  #: reader method: "seg" | "scores"
-    input: str  #: "patch" (random patches, sliding-window test) | "whole" (resized image) | "roi" (joint crops)
-    model_kind: str  #: "seg" | "ordinal" | "cls"
-    activation: str  #: "sigmoid" (multi-label) | "softmax" (label map) | "ordinal" | "softmax-binary"
-    loss: str  #: "bce+dice" | "dicece" | "ordinal-bce" | "weighted-ce"
-    evaluator: str  #: "segmentation" | "score" | "binary"
-    select: str  #: model-selection metric on validation (higher is better)
-    default_model: str
-    score_kind: str | None = None  #: "be" | "jsn" | "w600" for scoring tasks
-    patch_size: int = 512  #: training patch / network input side
-    patches_per_image: int = 16
-    fg_ratio: float = 0.7  #: share of patches centred on foreground (lesion for BE)
-    fg_window: int | None = None  #: BE: lesion pixel placed within ±fg_window/2 of the patch centre
-    batch_size: int = 8
-    epochs: int = 200
-    lr: float = 1e-4
-    weight_decay: float = 1e-2
-    patience: int = 15  #: early stopping on ``select``; 0 = off
-    eval_metric_note: str = ""
-    cpu_patch_size: int = 128  #: defaults used by ``ramkit bench`` on the small synthetic cohort
-    cpu_model: str = ""
-    extra: dict = field(default_factory=dict)
-
-    # ---------------------------------------------------------------------------------------------
-    def class_names(self, be_protocol: str = "svdh90") -> tuple[str, ...]:
-        """Output channel / class names (for segmentation, the softmax background is listed first)."""
-        if self.id == "hand-bone-seg":
-            return anatomy.HAND_BONES
-        if self.id == "wrist-bone-seg":
-            return anatomy.WRIST_BONES
-        if self.id == "hand-be-seg":
-            if be_protocol not in anatomy.BE_PROTOCOL_CLASSES:
-                raise RamkitError(
-                    f"unknown BE protocol {be_protocol!r}; expected one of {', '.join(anatomy.BE_PROTOCOL_CLASSES)}"
-                )
-            return ("background",) + anatomy.BE_PROTOCOL_CLASSES[be_protocol]
-        if self.id == "wrist-be-cls":
-            return ("no-erosion", "erosion")
-        assert self.score_kind is not None
-        return tuple(str(v) for v in anatomy.SCORE_VALUES[self.score_kind])
-
-    def out_channels(self, be_protocol: str = "svdh90") -> int:
-        """Network output channels (classes K for ordinal models: the model itself emits K−1 logits)."""
-        return len(self.class_names(be_protocol))
-
-    def lesion_channels(self, be_protocol: str = "svdh90") -> tuple[str, ...]:
-        """Channels scored by the segmentation evaluator (background excluded for softmax tasks)."""
-        names = self.class_names(be_protocol)
-        return names[1:] if self.activation == "softmax" else names
-
-    @property
-    def score_values(self) -> tuple[int, ...]:
-        """Raw score values of a scoring task (index = ordinal class)."""
-        return anatomy.SCORE_VALUES[self.score_kind] if self.score_kind else ()
-
-    def hyperparameters(self) -> dict:
-        """The default training hyper-parameters as a flat dict (what ``ramkit train`` starts from)."""
-        keys = ("patch_size", "patches_per_image", "fg_ratio", "batch_size", "epochs", "lr", "weight_decay", "patience")
-        d = asdict(self)
-        return {k: d[k] for k in keys}
-
-    def with_overrides(self, **kw) -> TaskSpec:
-        """A copy with some fields replaced."""
-        return replace(self, **kw)
-
+# ``cpu`` budgets: the CPU bench protocol on the medium synthetic cohort (1 warm-up epoch + cosine, no early
+# stopping, higher LRs than the paper's 1e-4 because there are far fewer steps); ``quick`` shrinks them further.
+_WARM = {"warmup_epochs": 1, "patience": 0}
 
 TASKS: dict[str, TaskSpec] = {
     t.id: t
@@ -97,12 +29,7 @@ TASKS: dict[str, TaskSpec] = {
             id="hand-bone-seg",
             description="hand bone instance segmentation (30 multi-label masks)",
             dataset="h1200",
-            accessor="seg",
-            input="patch",
-            model_kind="seg",
-            activation="sigmoid",
-            loss="bce+dice",
-            evaluator="segmentation",
+            kind=SegmentationKind(),  # full-resolution sliding window (overlap 0.5, Gaussian), sigmoid > 0.5
             select="DSC",
             default_model="Unet",
             patch_size=512,
@@ -113,19 +40,39 @@ TASKS: dict[str, TaskSpec] = {
             lr=1e-4,
             weight_decay=1e-2,
             patience=15,
-            cpu_patch_size=128,
-            eval_metric_note="full-resolution sliding window (overlap 0.5, Gaussian), sigmoid > 0.5",
+            budgets={
+                "cpu": dict(
+                    model="Unet",
+                    model_kw={"filters": (8, 16, 32, 64, 128)},
+                    input_scale=0.25,
+                    patch_size=160,
+                    patches_per_image=4,
+                    batch_size=8,
+                    epochs=40,
+                    lr=3e-3,
+                    max_val_cases=4,
+                    **_WARM,
+                ),
+                "quick": dict(
+                    model="Unet",
+                    model_kw={"filters": (8, 16, 32, 64, 128)},
+                    input_scale=0.25,
+                    patch_size=160,
+                    patches_per_image=2,
+                    batch_size=8,
+                    epochs=12,
+                    lr=3e-3,
+                    max_val_cases=2,
+                    **_WARM,
+                ),
+            },
         ),
         TaskSpec(
             id="hand-be-seg",
             description="bone-erosion segmentation (SvdH-BE-90 or 3 lesion classes)",
             dataset="h1200",
-            accessor="seg",
-            input="patch",
-            model_kind="seg",
-            activation="softmax",
-            loss="dicece",
-            evaluator="segmentation",
+            # sliding window at the training scale, softmax argmax; select on DSC of lesion images
+            kind=SegmentationKind(read=be_cases, classes=be_classes, softmax=True, metric_task="be"),
             select="positive_DSC",
             default_model="Unet",
             patch_size=256,
@@ -137,19 +84,45 @@ TASKS: dict[str, TaskSpec] = {
             lr=1e-4,
             weight_decay=1e-2,
             patience=20,
-            cpu_patch_size=96,
-            eval_metric_note="sliding window at the training scale, softmax argmax; select on DSC of lesion images",
+            budgets={
+                "cpu": dict(
+                    model="Unet",
+                    model_kw={"filters": (16, 32, 64, 128)},
+                    patch_size=64,
+                    patches_per_image=16,
+                    batch_size=16,
+                    epochs=14,
+                    lr=3e-3,
+                    max_val_cases=3,
+                    pos_image_ratio=0.9,
+                    fg_ratio=0.8,
+                    fg_class_weight=5.0,
+                    val_overlap=0.25,
+                    **_WARM,
+                ),
+                "quick": dict(
+                    model="Unet",
+                    model_size="tiny",
+                    model_kw={},
+                    patch_size=64,
+                    patches_per_image=4,
+                    batch_size=16,
+                    epochs=2,
+                    lr=3e-3,
+                    max_val_cases=2,
+                    pos_image_ratio=0.9,
+                    fg_ratio=0.8,
+                    fg_class_weight=5.0,
+                    val_overlap=0.25,
+                    **_WARM,
+                ),
+            },
         ),
         TaskSpec(
             id="hand-be-score",
             description="SvdH bone-erosion scoring of 16 joint ROIs (0/1/2/3/5)",
             dataset="h1200",
-            accessor="scores",
-            input="roi",
-            model_kind="ordinal",
-            activation="ordinal",
-            loss="ordinal-bce",
-            evaluator="score",
+            kind=JointScoringKind(),
             select="QWK",
             default_model="ResNet",
             score_kind="be",
@@ -159,18 +132,33 @@ TASKS: dict[str, TaskSpec] = {
             lr=1e-4,
             weight_decay=1e-3,
             patience=0,
-            cpu_patch_size=64,
+            budgets={
+                "cpu": dict(
+                    model="ResNet18",
+                    patch_size=64,
+                    batch_size=32,
+                    epochs=20,
+                    lr=2e-3,
+                    ordinal_pos_weight="sqrt",
+                    **_WARM,
+                ),
+                "quick": dict(
+                    model="MobileNet",
+                    model_size="tiny",
+                    patch_size=64,
+                    batch_size=32,
+                    epochs=3,
+                    lr=2e-3,
+                    ordinal_pos_weight="sqrt",
+                    **_WARM,
+                ),
+            },
         ),
         TaskSpec(
             id="hand-jsn-score",
             description="SvdH joint-space-narrowing scoring of 15 joint ROIs (0-4)",
             dataset="h1200",
-            accessor="scores",
-            input="roi",
-            model_kind="ordinal",
-            activation="ordinal",
-            loss="ordinal-bce",
-            evaluator="score",
+            kind=JointScoringKind(),
             select="QWK",
             default_model="ResNet",
             score_kind="jsn",
@@ -180,18 +168,21 @@ TASKS: dict[str, TaskSpec] = {
             lr=1e-4,
             weight_decay=1e-3,
             patience=0,
-            cpu_patch_size=64,
+            budgets={
+                "cpu": dict(
+                    model="ResNet18", patch_size=64, batch_size=32, epochs=15, lr=1e-3, ordinal_pos_weight=True, **_WARM
+                ),
+                "quick": dict(
+                    model="ResNet18", patch_size=64, batch_size=32, epochs=8, lr=1e-3, ordinal_pos_weight=True, **_WARM
+                ),
+            },
         ),
         TaskSpec(
             id="wrist-bone-seg",
             description="wrist bone segmentation (14 masks)",
             dataset="w600",
-            accessor="seg",
-            input="whole",
-            model_kind="seg",
-            activation="sigmoid",
-            loss="bce+dice",
-            evaluator="segmentation",
+            # whole image resized to the input size; metrics on the resized masks (as the paper)
+            kind=SegmentationKind(read=wrist_cases, classes=lambda p: anatomy.WRIST_BONES, input="whole"),
             select="DSC",
             default_model="Unet",
             patch_size=512,
@@ -200,19 +191,34 @@ TASKS: dict[str, TaskSpec] = {
             lr=1e-4,
             weight_decay=1e-2,
             patience=10,
-            cpu_patch_size=128,
-            eval_metric_note="whole image resized to the input size; metrics on the resized masks (as the paper)",
+            budgets={
+                "cpu": dict(
+                    model="Unet",
+                    model_kw={"filters": (16, 32, 64, 128, 256)},
+                    patch_size=128,
+                    batch_size=4,
+                    epochs=40,
+                    lr=3e-3,
+                    max_val_cases=4,
+                    **_WARM,
+                ),
+                "quick": dict(
+                    model="Unet",
+                    model_kw={"filters": (16, 32, 64, 128, 256)},
+                    patch_size=128,
+                    batch_size=4,
+                    epochs=40,
+                    lr=3e-3,
+                    max_val_cases=2,
+                    **_WARM,
+                ),
+            },
         ),
         TaskSpec(
             id="wrist-be-cls",
             description="wrist bone-erosion presence per joint ROI (score > 0 = positive)",
             dataset="w600",
-            accessor="scores",
-            input="roi",
-            model_kind="cls",
-            activation="softmax-binary",
-            loss="weighted-ce",
-            evaluator="binary",
+            kind=JointScoringKind(binary=True),
             select="BACC",
             default_model="ResNet",
             score_kind="w600",
@@ -222,14 +228,57 @@ TASKS: dict[str, TaskSpec] = {
             lr=1e-4,
             weight_decay=1e-2,
             patience=10,
-            cpu_patch_size=64,
+            budgets={
+                "cpu": dict(model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=1e-3, **_WARM),
+                "quick": dict(
+                    model="MobileNet", model_size="tiny", patch_size=64, batch_size=32, epochs=3, lr=1e-3, **_WARM
+                ),
+            },
+        ),
+        TaskSpec(
+            id="total-svdh-mil",
+            description="total SvdH (BE + JSN) of a hand by gated-attention MIL over joint patches or tiles",
+            dataset="h1200",
+            kind=MilKind(),
+            select="neg_RMSE",  # −RMSE: PCC alone is blind to the bias and scale of the predicted totals
+            default_model="ResNet18",
+            patch_size=224,
+            batch_size=1,
+            epochs=100,
+            lr=1e-3,
+            weight_decay=1e-3,
+            patience=0,
+            budgets={
+                "paper": dict(mil_feature_epochs=30),
+                "cpu": dict(
+                    model="ResNet18",
+                    patch_size=64,
+                    batch_size=8,
+                    epochs=60,
+                    lr=1e-2,
+                    mil_feature_epochs=8,
+                    mil_tiles=24,
+                    **_WARM,
+                ),
+                "quick": dict(
+                    model="MobileNet",
+                    model_size="tiny",
+                    patch_size=48,
+                    batch_size=8,
+                    epochs=20,
+                    lr=1e-2,
+                    mil_feature_epochs=3,
+                    mil_tiles=16,
+                    **_WARM,
+                ),
+            },
         ),
     )
 }
 
 
 def list_tasks() -> list[str]:
-    """The benchmark task ids ramkit trains."""
+    """The task ids ramkit trains."""
     return list(TASKS)
 
 

@@ -34,86 +34,8 @@ from ramkit.io.atomic import write_csv
 
 #: cohort of the bench (size, default hands, --quick hands)
 COHORT = {"size": "medium", "hands": 48, "quick_hands": 12}
-#: task -> CPU preset (TrainConfig overrides); "quick" variants shrink models and epochs further
-PRESETS: dict[str, dict] = {
-    "hand-bone-seg": dict(
-        model="Unet",
-        model_kw={"filters": (8, 16, 32, 64, 128)},
-        input_scale=0.25,
-        patch_size=160,
-        patches_per_image=4,
-        batch_size=8,
-        epochs=40,
-        lr=3e-3,
-        warmup_epochs=1,
-        patience=0,
-        max_val_cases=4,
-    ),
-    "hand-be-seg": dict(
-        model="Unet",
-        model_kw={"filters": (16, 32, 64, 128)},
-        patch_size=64,
-        patches_per_image=16,
-        batch_size=16,
-        epochs=14,
-        lr=3e-3,
-        warmup_epochs=1,
-        patience=0,
-        max_val_cases=3,
-        pos_image_ratio=0.9,
-        fg_ratio=0.8,
-        fg_class_weight=5.0,
-        val_overlap=0.25,
-    ),
-    "hand-be-score": dict(
-        model="ResNet18",
-        patch_size=64,
-        batch_size=32,
-        epochs=20,
-        lr=2e-3,
-        warmup_epochs=1,
-        patience=0,
-        ordinal_pos_weight="sqrt",
-    ),
-    "hand-jsn-score": dict(
-        model="ResNet18",
-        patch_size=64,
-        batch_size=32,
-        epochs=15,
-        lr=1e-3,
-        warmup_epochs=1,
-        patience=0,
-        ordinal_pos_weight=True,
-    ),
-    "wrist-bone-seg": dict(
-        model="Unet",
-        model_kw={"filters": (16, 32, 64, 128, 256)},
-        patch_size=128,
-        batch_size=4,
-        epochs=40,
-        lr=3e-3,
-        warmup_epochs=1,
-        patience=0,
-        max_val_cases=4,
-    ),
-    "wrist-be-cls": dict(
-        model="ResNet18", patch_size=64, batch_size=32, epochs=20, lr=1e-3, warmup_epochs=1, patience=0
-    ),
-}
-QUICK: dict[str, dict] = {
-    "hand-bone-seg": dict(patches_per_image=2, epochs=12, max_val_cases=2),
-    "hand-be-seg": dict(model_size="tiny", model_kw={}, patch_size=64, patches_per_image=4, epochs=2, max_val_cases=2),
-    "hand-be-score": dict(model_size="tiny", model="MobileNet", epochs=3),
-    "hand-jsn-score": dict(epochs=8),
-    "wrist-bone-seg": dict(epochs=40, max_val_cases=2),
-    "wrist-be-cls": dict(model_size="tiny", model="MobileNet", epochs=3),
-}
-#: headline metrics printed per task
-HEADLINE = {
-    "segmentation": ("DSC", "NSD", "VOE", "MSD"),
-    "score": ("QWK", "MAE", "BACC", "ACC"),
-    "binary": ("BACC", "F1", "ACC", "SEN", "SPC"),
-}
+#: the bench runs every task with one of its named budgets (``TaskSpec.budgets``; default ``cpu``)
+DEFAULT_BUDGET = "cpu"
 
 
 def auto_threads() -> int:
@@ -138,49 +60,58 @@ def task_config(
     seed: int = 0,
     device: str = "cpu",
     threads: int | None = None,
+    budget: str | None = None,
 ):
-    """The bench TrainConfig of ``task``."""
+    """The resolved bench TrainConfig of ``task``: its ``budget`` (default ``cpu``; ``quick=True`` = ``quick``)."""
+    from ramkit.tasks import get
     from ramkit.train.trainer import TrainConfig
 
-    kw = dict(PRESETS[task])
-    if quick:
-        kw.update(QUICK[task])
-    kw["epochs"] = max(1, int(round(kw["epochs"] * epochs_scale)))
+    budget = budget or ("quick" if quick else DEFAULT_BUDGET)
+    spec = get(task)
+    epochs = spec.budget(budget).get("epochs", spec.epochs)
     return TrainConfig(
         task=task,
         data=str(data),
         out=str(out),
+        budget=budget,
+        epochs=max(1, int(round(epochs * epochs_scale))),
         seed=seed,
         device=device,
         resume=False,
         threads=threads or auto_threads(),
-        **kw,
-    )
+    ).resolve()
 
 
-def protocol_table(quick: bool = False, epochs_scale: float = 1.0) -> str:
-    """Markdown table of the per-task bench settings (model, input, epochs, LR, batch, extras)."""
+def protocol_table(quick: bool = False, epochs_scale: float = 1.0, budget: str | None = None, tasks=None) -> str:
+    """Markdown table of the per-task settings of a budget (model, input, epochs, LR, batch, extras)."""
+    from ramkit.tasks import TASKS
+
     lines = ["| task | model | input | epochs | LR | batch | other |", "|---|---|---|---|---|---|---|"]
-    for task, base in PRESETS.items():
-        kw = {**base, **(QUICK[task] if quick else {})}
-        size = kw.get("patch_size")
-        inp = f"{size}² patches" if "patches_per_image" in kw else f"{size}²"
-        if kw.get("input_scale", 1.0) != 1.0:
-            inp += f" at scale {kw['input_scale']}"
-        model = kw["model"] + (" tiny" if kw.get("model_size") == "tiny" else "")
-        if kw.get("model_kw", {}).get("filters"):
-            model += f" filters {list(kw['model_kw']['filters'])}"
-        other = ", ".join(
-            f"{k}={kw[k]}" for k in ("patches_per_image", "ordinal_pos_weight", "max_val_cases") if k in kw
-        )
-        epochs = max(1, int(round(kw["epochs"] * epochs_scale)))
-        lines.append(f"| {task} | {model} | {inp} | {epochs} | {kw['lr']:g} | {kw['batch_size']} | {other} |")
+    for task in tasks or TASKS:
+        kind = TASKS[task].kind
+        kw = task_config(task, Path("."), Path("."), quick, epochs_scale, threads=1, budget=budget)
+        inp = f"{kw.patch_size}² patches" if kind.input == "patch" else f"{kw.patch_size}²"
+        if kw.input_scale != 1.0:
+            inp += f" at scale {kw.input_scale}"
+        model = kw.model + (" tiny" if kw.model_size == "tiny" else "")
+        if kw.model_kw.get("filters"):
+            model += f" filters {list(kw.model_kw['filters'])}"
+        extras = {
+            "patches_per_image": kind.input == "patch",
+            "ordinal_pos_weight": kind.model_kind == "ordinal",
+            "max_val_cases": kw.max_val_cases is not None,
+        }
+        other = ", ".join(f"{k}={getattr(kw, k)}" for k, on in extras.items() if on)
+        if kind.model_kind == "mil":
+            other = f"scheme {kw.mil_scheme}, target {kw.target}, patch-classifier epochs {kw.mil_feature_epochs}"
+        lines.append(f"| {task} | {model} | {inp} | {kw.epochs} | {kw.lr:g} | {kw.batch_size} | {other} |")
     return "\n".join(lines)
 
 
 def run_bench(
     out: str | os.PathLike,
     quick: bool = False,
+    budget: str | None = None,
     hands: int | None = None,
     epochs_scale: float = 1.0,
     tasks: list[str] | None = None,
@@ -202,6 +133,8 @@ def run_bench(
     tasks = tasks or list(TASKS)
     for t in tasks:
         get(t)
+    budget = budget or ("quick" if quick else DEFAULT_BUDGET)
+    quick = budget == "quick"
     hands = hands or (COHORT["quick_hands"] if quick else COHORT["hands"])
     threads = threads or auto_threads()
     if hands < 6:
@@ -222,19 +155,19 @@ def run_bench(
     console.print(f"check passed ({time.perf_counter() - t0:.0f} s)")
     results: dict[str, dict] = {}
     md = [
-        f"# ramkit bench ({'quick' if quick else 'default'}; {hands} synthetic {COHORT['size']} hands; "
+        f"# ramkit bench (budget {budget}; {hands} synthetic {COHORT['size']} hands; "
         f"device {device}; {threads} thread(s); seed {seed})",
         "",
         "CPU-scale protocol (not the paper's): AdamW, 1 warm-up epoch + cosine, selection on the validation "
         "metric after every epoch, no early stopping; test split never used for training or selection.",
         "",
-        protocol_table(quick, epochs_scale),
+        protocol_table(quick, epochs_scale, budget, tasks),
         "",
     ]
     for task in tasks:
         spec = get(task)
         root = data / ("RAM-H1200-v1" if spec.dataset == "h1200" else "RAM-W600")
-        cfg = task_config(task, root, out / "runs" / task, quick, epochs_scale, seed, device, threads)
+        cfg = task_config(task, root, out / "runs" / task, quick, epochs_scale, seed, device, threads, budget)
         t1 = time.perf_counter()
         fit(cfg, quiet=True)
         train_s = time.perf_counter() - t1
@@ -245,7 +178,7 @@ def run_bench(
         summary["test_s"] = test_s
         summary["epochs"] = cfg.epochs
         results[task] = summary
-        cols = [c for c in HEADLINE[spec.evaluator] if c in summary]
+        cols = [c for c in spec.kind.headline if c in summary]
         row = {
             "task": task,
             "model": f"{cfg.model}{' (tiny)' if cfg.model_size == 'tiny' else ''}",

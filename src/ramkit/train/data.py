@@ -47,21 +47,22 @@ def to_float(img: np.ndarray) -> np.ndarray:
     return np.clip(img, 0.0, 1.0) if img.max() <= 1.0 else img / max(float(img.max()), 1e-6)
 
 
+#: dataset id -> (display name, reader class path)
+READERS = {"h1200": ("RAM-H1200", "ramkit.io.h1200:H1200"), "w600": ("RAM-W600", "ramkit.io.w600:W600")}
+
+
 def open_dataset(spec: TaskSpec, root: str | os.PathLike):
     """Open the reader of ``spec.dataset`` on ``root``; RamkitError when ``root`` holds the other layout."""
+    import importlib
+
     from ramkit.io.layout import detect
 
     kind, resolved = detect(root)
+    want, reader = READERS[spec.dataset]
     if kind != spec.dataset:
-        want = "RAM-H1200" if spec.dataset == "h1200" else "RAM-W600"
         raise RamkitError(f"task {spec.id} needs a {want} data root, but this is a {kind.upper()} layout", root)
-    if kind == "h1200":
-        from ramkit.io.h1200 import H1200
-
-        return H1200(resolved)
-    from ramkit.io.w600 import W600
-
-    return W600(resolved)
+    module, name = reader.split(":")
+    return getattr(importlib.import_module(module), name)(resolved)
 
 
 def splits_of(ds) -> tuple[str, ...]:
@@ -71,38 +72,8 @@ def splits_of(ds) -> tuple[str, ...]:
 
 
 def cases(spec: TaskSpec, ds, split: str, be_protocol: str = "svdh90") -> list[Case]:
-    """The cases of ``split`` for ``spec``: images with their target (label map / masks / class index)."""
-    if spec.accessor == "seg":
-        if spec.id == "hand-bone-seg":
-            samples = ds.seg(split)
-            return [Case(s.stem, s.image, s.bones, {"side": s.side}) for s in samples]
-        if spec.id == "hand-be-seg":
-            samples = ds.seg(split, be_protocol=be_protocol)
-            return [Case(s.stem, s.image, (lambda s=s: s.be(be_protocol)), {"side": s.side}) for s in samples]
-        samples = ds.seg(split)  # RAM-W600: left wrists flipped to right-hand orientation, as the official loader
-        return [
-            Case(s.stem, (lambda s=s: s.image(orient=True)), (lambda s=s: s.masks(orient=True)), {"side": s.side})
-            for s in samples
-        ]
-    if spec.dataset == "h1200":
-        rows = ds.scores(spec.score_kind, split)
-    else:
-        rows = ds.scores(split)
-    values = spec.score_values
-    out = []
-    for r in rows:
-        if r.score not in values:
-            raise RamkitError(f"{r.hand}/{r.joint.stem}: score {r.score} is not one of {values}", r.path)
-        label = (1 if r.score != 0 else 0) if spec.activation == "softmax-binary" else values.index(r.score)
-        out.append(
-            Case(
-                f"{r.hand}/{r.joint.stem}",
-                (lambda r=r: r.image(orient=True)),
-                (lambda v=label: v),
-                {"hand": r.hand, "joint": r.joint, "score": r.score, "side": r.side},
-            )
-        )
-    return out
+    """The cases of ``split`` for ``spec`` (built by the task's behaviour object, ``spec.kind.cases``)."""
+    return spec.kind.cases(spec, ds, split, be_protocol)
 
 
 class _Cache:
@@ -217,9 +188,7 @@ def rescale_case(case: Case, scale: float) -> Case:
 
 
 def _target_tensor(spec: TaskSpec, tgt) -> torch.Tensor:
-    if spec.activation == "softmax":
-        return torch.from_numpy(np.asarray(tgt, dtype=np.int64))
-    return torch.from_numpy(np.asarray(tgt, dtype=np.float32))
+    return torch.from_numpy(np.asarray(tgt, dtype=spec.kind.target_dtype))
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -248,14 +217,15 @@ class TaskDataset(Dataset):
         if not items:
             raise RamkitError(f"task {spec.id}: no training cases found")
         self.spec, self.items, self.size, self.seed, self.train = spec, list(items), size, seed, train
-        self.per_image = patches_per_image or spec.patches_per_image if spec.input == "patch" else 1
+        self.input = spec.kind.input
+        self.per_image = patches_per_image or spec.patches_per_image if self.input == "patch" else 1
         self.fg_ratio = spec.fg_ratio if fg_ratio is None else fg_ratio
         self.epoch = 0
         self.cache = _Cache()
         self._fg: dict[str, np.ndarray] = {}
         if pos_image_ratio is not None and not 0.0 <= pos_image_ratio <= 1.0:
             raise RamkitError(f"pos_image_ratio must be in [0, 1] (got {pos_image_ratio})")
-        self.pos_image_ratio = pos_image_ratio if spec.input == "patch" else None
+        self.pos_image_ratio = pos_image_ratio if self.input == "patch" else None
         self._pos: list[int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
@@ -316,16 +286,16 @@ class TaskDataset(Dataset):
             else:
                 case = self.items[int(rng.integers(len(self.items)))]
         img, tgt = self.cache.get(case)
-        if self.spec.input == "patch":
+        if self.input == "patch":
             img, tgt = self._patch(img, tgt, case, rng)
         x = torch.from_numpy(to_float(np.ascontiguousarray(img))).unsqueeze(0)
-        if self.spec.input == "roi":
+        if self.input == "roi":
             x = resize_image(x, self.size)
             if self.train:
                 x, _ = augment(x, None, rng)
             return x, torch.tensor(int(tgt))
         t = _target_tensor(self.spec, np.ascontiguousarray(tgt))
-        if self.spec.input == "whole":
+        if self.input == "whole":
             x, t = resize_image(x, self.size), resize_target(t, self.size)
         if self.train:
             x, t = augment(x, t, rng)

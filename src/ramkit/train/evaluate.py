@@ -67,9 +67,7 @@ def run_test(
     and ``RUN/model_card.md``. Inference runs in fp32 like the official tester; ``amp=True`` uses the run's
     autocast mode instead.
     """
-    from ramkit.io.coco import encode_mask
-    from ramkit.progress import track
-    from ramkit.train import inference as inf
+    from ramkit.metrics.conventions import for_dataset, get_convention
     from ramkit.train.data import cases, open_dataset, splits_of
     from ramkit.train.trainer import amp_mode, load_run, pick_device
 
@@ -88,9 +86,6 @@ def run_test(
         raise RamkitError(f"no {split} cases for task {spec.id}", data)
     out = Path(out) if out is not None else Path(run) / f"test_{split}"
     out.mkdir(parents=True, exist_ok=True)
-    size = cfg.patch_size
-    from ramkit.metrics.conventions import for_dataset, get_convention
-
     conv = get_convention(convention) if convention else for_dataset(spec.dataset)
     summary: dict = {
         "convention": conv.name,
@@ -102,99 +97,150 @@ def run_test(
         "amp": amp_dtype,
         "run": os.fspath(run),
     }
-    it = items if quiet else track(items, f"test {spec.id}")
-    if spec.accessor == "seg":
-        from ramkit.metrics import SegmentationEvaluator
-
-        names = list(spec.lesion_channels(cfg.be_protocol))
-        evaluator = SegmentationEvaluator(names, task="be" if spec.id == "hand-be-seg" else "bone", convention=conv)
-        warm = items[0].image()
-        for _ in range(warmup):
-            inf.seg_logits(model, warm, spec, size, dev, amp_dtype, scale=cfg.input_scale)
-        times, preds = [], {}
-        for c in it:
-            img, tgt = c.image(), c.target()
-            _sync(dev)
-            t0 = time.perf_counter()
-            logits = inf.seg_logits(model, img, spec, size, dev, amp_dtype, scale=cfg.input_scale)
-            _sync(dev)
-            times.append(time.perf_counter() - t0)
-            pred = inf.seg_masks(logits, spec)
-            truth = inf.target_masks(tgt, spec, spec.out_channels(cfg.be_protocol), size)
-            evaluator.add(c.key, pred, truth)
-            preds[c.key] = {n: encode_mask(pred[k]) for k, n in enumerate(names)}
-        write_json(
-            out / "predictions.json",
-            {"task": spec.id, "classes": names, "resized_to": size if spec.input == "whole" else None, "masks": preds},
-        )
-        table = evaluator.table()
-        write_csv(out / "per_case.csv", table, index=True)  # index = case stem
-        summary.update({k: _num(v) for k, v in evaluator.summary().items()})
-        summary["timing"] = timing_summary(times, "ms per image")
-    else:
-        truth = np.array([int(c.target()) for c in items])
-        images = [c.image() for c in items]
-        for _ in range(warmup):
-            inf.roi_predict(model, images[: min(len(images), 32)], spec, size, dev, amp_dtype)
-        times = []
-        pred_l, raw_l = [], []
-        for i in range(0, len(images), 32):
-            chunk = images[i : i + 32]
-            _sync(dev)
-            t0 = time.perf_counter()
-            p, r = inf.roi_predict(model, chunk, spec, size, dev, amp_dtype)
-            _sync(dev)
-            times += [(time.perf_counter() - t0) / len(chunk)] * len(chunk)
-            pred_l.append(p)
-            raw_l.append(r)
-        pred, raw = np.concatenate(pred_l), np.concatenate(raw_l)
-        hands = [c.meta["hand"] for c in items]
-        joints = [c.meta["joint"] for c in items]
-        rows = pd.DataFrame(
-            {"hand": hands, "joint": [j.stem for j in joints], "truth_class": truth, "pred_class": pred}
-        )
-        for k in range(raw.shape[1]):
-            rows[f"out_{k}"] = raw[:, k]
-        if spec.activation == "ordinal":
-            from ramkit.metrics import ScoreEvaluator
-            from ramkit.models.ordinal import non_monotone_share
-
-            values = np.array(spec.score_values)
-            rows["truth"], rows["pred"] = values[truth], values[pred]
-            ev = ScoreEvaluator(spec.score_kind)
-            ev.add_many(hands, joints, values[truth].tolist(), values[pred].tolist())
-            summary["non_monotone_share"] = non_monotone_share(torch.from_numpy(raw))
-        else:
-            from ramkit.metrics import BinaryEvaluator
-
-            rows["truth"], rows["pred"] = truth, pred
-            ev = BinaryEvaluator(spec.score_kind, conv)
-            ev.add_many(hands, joints, truth.tolist(), pred.tolist())
-        table = ev.table()
-        overall = table.iloc[0].to_dict()
-        cm_df = ev.confusion()
-        write_csv(out / "predictions.csv", rows)
-        write_csv(out / "per_case.csv", rows)
-        write_csv(out / "table.csv", table)
-        write_csv(out / "confusion.csv", cm_df, index=True)
-        try:
-            from ramkit.metrics import plot_confusion
-
-            plot_confusion(cm_df, out / "confusion.png", title=f"{spec.id} {split}")
-        except Exception:  # noqa: BLE001 - the figure is optional
-            pass
-        summary.update({k: _num(v) for k, v in overall.items() if k not in ("Scope", "Name", "N")})
-        summary["timing"] = timing_summary(times, "ms per ROI")
-    from ramkit.report import extras, model_card
-
-    truth_masks = ((c.key, inf.target_masks(c.target(), spec, spec.out_channels(cfg.be_protocol), size)) for c in items)
-    summary.update(extras.test_extras(spec, ds, out, model, truth_masks if spec.accessor == "seg" else None))
+    summary.update(spec.kind.test(spec, model, cfg, items, out, dev, amp_dtype, warmup, quiet, split, convention=conv))
+    summary.update(_test_extras(spec, ds, out, model, cfg, items))
     flat = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     flat.update({f"time_{k}": v for k, v in summary["timing"].items() if k != "unit"})
     write_csv(out / "summary.csv", pd.DataFrame([flat]))
     write_json(out / "summary.json", summary, indent=2)
     write_json(out / "timing.json", summary["timing"], indent=2)
+    from ramkit.report import model_card
+
     model_card.write_model_card(run, summary)
+    return summary
+
+
+def _test_extras(spec, ds, out: Path, model, cfg, items: list) -> dict:
+    """The papers' statistics of :mod:`ramkit.report.extras` (true masks streamed for segmentation tasks)."""
+    from ramkit.report import extras
+    from ramkit.train import inference as inf
+
+    truth_masks = None
+    if spec.model_kind == "seg":
+        n = spec.out_channels(cfg.be_protocol)
+        truth_masks = ((c.key, inf.target_masks(c.target(), spec, n, cfg.patch_size)) for c in items)
+    return extras.test_extras(spec, ds, out, model, truth_masks)
+
+
+def test_segmentation(
+    spec,
+    model,
+    cfg,
+    items: list,
+    out: Path,
+    dev: torch.device,
+    amp: str,
+    warmup: int,
+    quiet: bool,
+    split: str = "test",
+    convention=None,
+) -> dict:
+    """``ramkit test`` of a segmentation task: predictions.json (COCO RLE), per_case.csv; returns summary entries."""
+    from ramkit.io.coco import encode_mask
+    from ramkit.metrics import SegmentationEvaluator
+    from ramkit.progress import track
+    from ramkit.train import inference as inf
+
+    size = cfg.patch_size
+    it = items if quiet else track(items, f"test {spec.id}")
+
+    names = list(spec.lesion_channels(cfg.be_protocol))
+    evaluator = SegmentationEvaluator(names, task=spec.kind.metric_task, convention=convention or "h1200")
+    warm = items[0].image()
+    for _ in range(warmup):
+        inf.seg_logits(model, warm, spec, size, dev, amp, scale=cfg.input_scale)
+    times, preds = [], {}
+    for c in it:
+        img, tgt = c.image(), c.target()
+        _sync(dev)
+        t0 = time.perf_counter()
+        logits = inf.seg_logits(model, img, spec, size, dev, amp, scale=cfg.input_scale)
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+        pred = inf.seg_masks(logits, spec)
+        truth = inf.target_masks(tgt, spec, spec.out_channels(cfg.be_protocol), size)
+        evaluator.add(c.key, pred, truth)
+        preds[c.key] = {n: encode_mask(pred[k]) for k, n in enumerate(names)}
+    write_json(
+        out / "predictions.json",
+        {"task": spec.id, "classes": names, "resized_to": size if spec.kind.input == "whole" else None, "masks": preds},
+    )
+    table = evaluator.table()
+    write_csv(out / "per_case.csv", table, index=True)  # index = case stem
+    summary = {k: _num(v) for k, v in evaluator.summary().items()}
+    summary["timing"] = timing_summary(times, "ms per image")
+    return summary
+
+
+def test_scores(
+    spec,
+    model,
+    cfg,
+    items: list,
+    out: Path,
+    dev: torch.device,
+    amp: str,
+    warmup: int,
+    quiet: bool,
+    split: str = "test",
+    convention=None,
+) -> dict:
+    """``ramkit test`` of a joint-scoring task: predictions/per_case/table/confusion CSVs; returns summary entries."""
+    from ramkit.train import inference as inf
+
+    size = cfg.patch_size
+    truth = np.array([int(c.target()) for c in items])
+    images = [c.image() for c in items]
+    for _ in range(warmup):
+        inf.roi_predict(model, images[: min(len(images), 32)], spec, size, dev, amp)
+    times = []
+    pred_l, raw_l = [], []
+    for i in range(0, len(images), 32):
+        chunk = images[i : i + 32]
+        _sync(dev)
+        t0 = time.perf_counter()
+        p, r = inf.roi_predict(model, chunk, spec, size, dev, amp)
+        _sync(dev)
+        times += [(time.perf_counter() - t0) / len(chunk)] * len(chunk)
+        pred_l.append(p)
+        raw_l.append(r)
+    pred, raw = np.concatenate(pred_l), np.concatenate(raw_l)
+    hands = [c.meta["hand"] for c in items]
+    joints = [c.meta["joint"] for c in items]
+    rows = pd.DataFrame({"hand": hands, "joint": [j.stem for j in joints], "truth_class": truth, "pred_class": pred})
+    for k in range(raw.shape[1]):
+        rows[f"out_{k}"] = raw[:, k]
+    summary: dict = {}
+    if not spec.kind.binary:
+        from ramkit.metrics import ScoreEvaluator
+        from ramkit.models.ordinal import non_monotone_share
+
+        values = np.array(spec.score_values)
+        rows["truth"], rows["pred"] = values[truth], values[pred]
+        ev = ScoreEvaluator(spec.score_kind)
+        ev.add_many(hands, joints, values[truth].tolist(), values[pred].tolist())
+        summary["non_monotone_share"] = non_monotone_share(torch.from_numpy(raw))
+    else:
+        from ramkit.metrics import BinaryEvaluator
+
+        rows["truth"], rows["pred"] = truth, pred
+        ev = BinaryEvaluator(spec.score_kind, convention or "w600")
+        ev.add_many(hands, joints, truth.tolist(), pred.tolist())
+    table = ev.table()
+    overall = table.iloc[0].to_dict()
+    cm_df = ev.confusion()
+    write_csv(out / "predictions.csv", rows)
+    write_csv(out / "per_case.csv", rows)
+    write_csv(out / "table.csv", table)
+    write_csv(out / "confusion.csv", cm_df, index=True)
+    try:
+        from ramkit.metrics import plot_confusion
+
+        plot_confusion(cm_df, out / "confusion.png", title=f"{spec.id} {split}")
+    except Exception:  # noqa: BLE001 - the figure is optional
+        pass
+    summary.update({k: _num(v) for k, v in overall.items() if k not in ("Scope", "Name", "N")})
+    summary["timing"] = timing_summary(times, "ms per ROI")
     return summary
 
 
@@ -215,6 +261,7 @@ def run_predict(
     spacing_mm: float | None = None,
     side: str | None = None,
     flip_left: bool | None = None,
+    joint_boxes: str | None = None,
 ) -> list[Path]:
     """Predict new images with the selected model of ``run``; returns the files written under ``out``.
 
@@ -227,11 +274,9 @@ def run_predict(
     except released RAM-H1200 images (stem ``JP_<Center>_P..._<L|R>``), which the release already stores in
     right-hand orientation (flipping them again was a bug of the official code's test path).
     Scoring/classification: ``scores.csv`` with the predicted class/score per ROI crop (crops are used as given).
+    MIL (``total-svdh-mil``): ``totals.csv``, ``attention.csv`` and ``<stem>_attention.png`` per radiograph;
+    scheme-2 runs need ``joint_boxes`` (joint-detection COCO file(s), see :func:`ramkit.tasks.mil.predict_mil`).
     """
-    from ramkit.io.coco import encode_mask
-    from ramkit.io.images import read_gray, read_radiograph, write_gray
-    from ramkit.report.overlay import overlay_rgb, write_rgb
-    from ramkit.train import inference as inf
     from ramkit.train.trainer import amp_mode, load_run, pick_device
 
     if not images:
@@ -246,40 +291,61 @@ def run_predict(
         torch.set_num_threads(int(threads or cfg.threads))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if spec.accessor == "seg":
-        names = list(spec.lesion_channels(cfg.be_protocol))
-        from ramkit import anatomy
+    opts: dict = {"spacing_mm": spacing_mm, "side": side, "flip_left": flip_left}
+    if joint_boxes is not None:
+        opts["joint_boxes"] = joint_boxes
+    return spec.kind.predict(spec, model, cfg, images, out, dev, amp, **opts)
 
-        target = spacing_mm or (anatomy.H1200_SPACING_MM if spec.dataset == "h1200" else anatomy.W600_SPACING_MM)
-        for p in images:
-            released = re.match(anatomy.H1200_STEM_PATTERN, Path(p).stem) is not None
-            flip = (not released) if flip_left is None else flip_left
-            rad = read_radiograph(p, target_spacing_mm=target, side=side, flip_left=flip)
-            logits = inf.seg_logits(model, rad.pixels, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
-            masks = rad.to_source(inf.restore_size(inf.seg_masks(logits, spec), *rad.pixels.shape))
-            img = rad.to_source(rad.pixels)  # the input's grid, for the overlay
-            stem = Path(p).stem
-            with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:
-                np.save(f, masks.astype(np.uint8))
-            label = np.zeros(img.shape, np.uint8)
-            masks = masks.astype(bool)
-            for k in range(len(names)):
-                label[masks[k]] = k + 1
-            write_gray(out / f"{stem}.png", label)
-            write_rgb(out / f"{stem}_overlay.png", overlay_rgb(img, masks))
-            write_json(
-                out / f"{stem}.json",
-                {
-                    "image": os.fspath(p),
-                    "task": spec.id,
-                    "height": img.shape[0],
-                    "width": img.shape[1],
-                    "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)},
-                },
-            )
-            written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_overlay.png", out / f"{stem}.json"]
-        return written
+
+def predict_segmentation(
+    spec, model, cfg, images: list[str], out: Path, dev, amp: str, spacing_mm=None, side=None, flip_left=None
+) -> list[Path]:
+    """``ramkit predict`` of a segmentation task (see :func:`run_predict`)."""
+    from ramkit import anatomy
+    from ramkit.io.coco import encode_mask
+    from ramkit.io.images import read_radiograph, write_gray
+    from ramkit.report.overlay import overlay_rgb, write_rgb
+    from ramkit.train import inference as inf
+
+    written: list[Path] = []
+    names = list(spec.lesion_channels(cfg.be_protocol))
+
+    target = spacing_mm or (anatomy.H1200_SPACING_MM if spec.dataset == "h1200" else anatomy.W600_SPACING_MM)
+    for p in images:
+        released = re.match(anatomy.H1200_STEM_PATTERN, Path(p).stem) is not None
+        flip = (not released) if flip_left is None else flip_left
+        rad = read_radiograph(p, target_spacing_mm=target, side=side, flip_left=flip)
+        logits = inf.seg_logits(model, rad.pixels, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
+        masks = rad.to_source(inf.restore_size(inf.seg_masks(logits, spec), *rad.pixels.shape))
+        img = rad.to_source(rad.pixels)  # the input's grid, for the overlay
+        stem = Path(p).stem
+        with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:
+            np.save(f, masks.astype(np.uint8))
+        label = np.zeros(img.shape, np.uint8)
+        masks = masks.astype(bool)
+        for k in range(len(names)):
+            label[masks[k]] = k + 1
+        write_gray(out / f"{stem}.png", label)
+        write_rgb(out / f"{stem}_overlay.png", overlay_rgb(img, masks))
+        write_json(
+            out / f"{stem}.json",
+            {
+                "image": os.fspath(p),
+                "task": spec.id,
+                "height": img.shape[0],
+                "width": img.shape[1],
+                "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)},
+            },
+        )
+        written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_overlay.png", out / f"{stem}.json"]
+    return written
+
+
+def predict_scores(spec, model, cfg, images: list[str], out: Path, dev, amp: str) -> list[Path]:
+    """``ramkit predict`` of a joint-scoring task: scores.csv per ROI crop (crops used as given)."""
+    from ramkit.io.images import read_gray
+    from ramkit.train import inference as inf
+
     arrays = []
     for p in images:
         a = read_gray(p)
@@ -288,7 +354,7 @@ def run_predict(
         arrays.append(a)
     pred, raw = inf.roi_predict(model, arrays, spec, cfg.patch_size, dev, amp)
     df = pd.DataFrame({"image": [os.fspath(p) for p in images], "class": pred})
-    if spec.activation == "ordinal":
+    if not spec.kind.binary:
         df["score"] = np.array(spec.score_values)[pred]
     else:
         df["erosion"] = pred.astype(bool)

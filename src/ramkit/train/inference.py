@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ramkit.models.ordinal import ordinal_decode
 from ramkit.tasks import TaskSpec
 from ramkit.train.data import rescale_image, resize_image, resize_target, to_float
 
@@ -45,12 +44,13 @@ def seg_logits(
     x = img if isinstance(img, torch.Tensor) else torch.from_numpy(to_float(np.ascontiguousarray(img))).unsqueeze(0)
     x = x.to(device)
     h, w = x.shape[-2:]
-    if spec.input == "whole":
+    whole = spec.kind.input == "whole"
+    if whole:
         x = resize_image(x.cpu(), size).to(device)
     elif scale != 1.0:
         x = rescale_image(x.cpu(), scale).to(device)
     with autocast(device, amp):
-        if spec.input == "whole":
+        if whole:
             out = model(x.unsqueeze(0))
         else:
             out = sliding_window_inference(
@@ -62,28 +62,22 @@ def seg_logits(
                 mode="gaussian",
                 padding_mode="constant",
             )
-    if spec.input != "whole" and out.shape[-2:] != (h, w):
+    if not whole and out.shape[-2:] != (h, w):
         out = torch.nn.functional.interpolate(out.float(), size=(h, w), mode="bilinear", align_corners=False)
     return out[0].float()
 
 
 def seg_masks(logits: torch.Tensor, spec: TaskSpec) -> np.ndarray:
     """Binary C×H×W masks of the evaluated channels (sigmoid > 0.5, or softmax argmax without background)."""
-    if spec.activation == "sigmoid":
-        return (logits > 0).cpu().numpy()
-    label = logits.argmax(0).cpu().numpy()
-    return np.stack([label == k for k in range(1, logits.shape[0])])
+    return spec.kind.masks(logits)
 
 
 def target_masks(target: np.ndarray, spec: TaskSpec, n_channels: int, size: int | None = None) -> np.ndarray:
     """Ground truth as binary C×H×W of the evaluated channels (resized with nearest for whole-image tasks)."""
     t = torch.from_numpy(np.ascontiguousarray(target))
-    if size is not None and spec.input == "whole":
+    if size is not None and spec.kind.input == "whole":
         t = resize_target(t, size)
-    t = t.numpy()
-    if spec.activation == "softmax":
-        return np.stack([t == k for k in range(1, n_channels)])
-    return t > 0
+    return spec.kind.truth(t.numpy(), n_channels)
 
 
 def restore_size(masks: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -115,13 +109,9 @@ def roi_predict(
         ).to(device)
         with autocast(device, amp):
             out = model(xs).float()
-        if spec.activation == "ordinal":
-            preds.append(ordinal_decode(out).cpu())
-            raws.append(out.cpu())
-        else:
-            p = torch.softmax(out, 1)
-            preds.append(p.argmax(1).cpu())
-            raws.append(p.cpu())
+        pred, raw = spec.kind.decode(out)
+        preds.append(pred)
+        raws.append(raw)
     if not preds:
         return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
     return torch.cat(preds).numpy(), torch.cat(raws).numpy()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ramkit.errors import RamkitError
@@ -26,65 +25,103 @@ from ramkit.tasks import TaskSpec
 from ramkit.tasks import get as get_task
 
 
+def _opt(help: str, default=None):
+    """A TrainConfig field: ``None`` = unset (filled by :meth:`TrainConfig.resolve`), its help text for the CLI and
+    the fallback used when neither the user, the budget nor the task's paper protocol sets it."""
+    return field(default=None, metadata={"help": help, "default": default})
+
+
 @dataclass
 class TrainConfig:
-    """Resolved configuration of one training run (saved as RUN/config.yaml). ``None`` = the task default."""
+    """Configuration of one training run (saved resolved as RUN/config.yaml). ``None`` = unset.
+
+    :meth:`resolve` fills unset fields, in this order: the named ``budget`` of the task (``quick`` | ``cpu`` |
+    ``paper``; default ``paper``), then the task's paper protocol (``TaskSpec`` hyper-parameters and default model),
+    then the fallback of the field. Every field is a ``ramkit train`` option (``--field-name``) and a ``--config``
+    / ``--set`` key: the CLI is derived from this class.
+    """
 
     task: str
     data: str
     out: str
-    model: str | None = None
-    model_size: str = "base"  #: "base" | "tiny" (narrow variants for CPU smoke runs)
-    epochs: int | None = None
-    batch_size: int | None = None
-    patch_size: int | None = None  #: patch / input side (ROI and whole-image tasks: resize target)
-    patches_per_image: int | None = None
-    fg_ratio: float | None = None
-    pos_image_ratio: float | None = None  #: patch tasks: share of patches drawn from images with foreground
-    #: (None: every image equally often); the BE CPU bench oversamples the few lesion images this way
-    fg_class_weight: float | None = None  #: softmax (BE) tasks: CE weight of the lesion classes (background 1)
-    lr: float | None = None
-    weight_decay: float | None = None
-    patience: int | None = None  #: 0 disables early stopping
-    input_scale: float = 1.0  #: patch tasks: resample images by this factor (train + inference; scored at full res)
-    warmup_epochs: int = 0  #: linear learning-rate warm-up epochs before the cosine decay (0 = paper schedule)
-    seed: int = 2026
-    device: str = "auto"  #: "cpu" | "cuda" | "auto"
-    amp: str = "auto"  #: "auto" (bf16/fp16 on CUDA, off on CPU) | "bf16" | "fp16" | "none"
-    be_protocol: str = "svdh90"
-    ordinal: str = "independent"  #: "independent" | "coral"
-    ordinal_pos_weight: bool | str = False  #: True: per-threshold pos_weight #neg/#pos (official --use_class_weight);
-    #: "sqrt": its square root (damped; the CPU bench uses it so rare top scores are not over-predicted)
-    weights: str | None = None  #: user safetensors to start from
-    num_workers: int = 0
-    max_val_cases: int | None = None  #: validate on the first N cases only (CPU smoke runs)
-    val_overlap: float = 0.5  #: sliding-window overlap of the per-epoch validation (``ramkit test`` always uses 0.5)
-    max_minutes: float | None = None  #: stop training after this wall-clock budget (bench only)
-    threads: int | None = None  #: torch CPU threads
-    tensorboard: bool = True
-    resume: bool = True  #: continue from RUN/last.* when present
-    model_kw: dict = field(default_factory=dict)
+    budget: str | None = _opt("Named budget of the task: quick, cpu or paper (the default: papers' protocol, GPU).")
+    model: str | None = _opt("Model name (see docs/training.md); budget/task default.")
+    model_size: str | None = _opt("base (paper) or tiny (narrow variants for CPU smoke runs).", "base")
+    epochs: int | None = _opt("Training epochs.")
+    batch_size: int | None = _opt("Batch size (MIL: bags per batch).")
+    patch_size: int | None = _opt("Patch / network input side in pixels (ROI, tile and whole-image tasks: resize).")
+    patches_per_image: int | None = _opt("Patch tasks: random patches per image per epoch.")
+    fg_ratio: float | None = _opt("Patch tasks: share of patches placed on foreground / lesion pixels.")
+    pos_image_ratio: float | None = _opt(
+        "Patch tasks: share of patches drawn from images with foreground (default: every image equally often)."
+    )
+    fg_class_weight: float | None = _opt("BE segmentation: cross-entropy weight of the lesion classes (background 1).")
+    lr: float | None = _opt("Learning rate.")
+    weight_decay: float | None = _opt("Weight decay.")
+    patience: int | None = _opt("Early-stopping patience on the selection metric (0 = off).")
+    input_scale: float | None = _opt("Patch tasks: resample images by this factor (train + inference).", 1.0)
+    warmup_epochs: int | None = _opt("Linear LR warm-up epochs before the cosine decay (0 = paper schedule).", 0)
+    seed: int | None = _opt("Random seed.", 2026)
+    device: str | None = _opt("cpu, cuda or auto.", "auto")
+    amp: str | None = _opt("auto (bf16/fp16 on CUDA, off on CPU), bf16, fp16 or none.", "auto")
+    be_protocol: str | None = _opt("BE protocol: svdh90 or 3class.", "svdh90")
+    ordinal: str | None = _opt("Ordinal head: independent (paper) or coral.", "independent")
+    ordinal_pos_weight: bool | str | None = _opt(
+        "Scoring: per-threshold pos_weight #neg/#pos (true), its square root (sqrt) or none (false).", False
+    )
+    target: str | None = _opt("MIL: the regressed total: be, jsn or total (BE + JSN).", "total")
+    mil_scheme: int | None = _opt("MIL bag: 2 = the hand's joint patches, 1 = top-K tiles of 1/10 the longer side.", 2)
+    mil_tiles: int | None = _opt("MIL scheme 1: tiles kept per hand (top-K by the patch classifier).", 50)
+    mil_feature_epochs: int | None = _opt(
+        "MIL: epochs of the normal/abnormal patch classifier (feature extractor).", 10
+    )
+    mil_finetune: bool | None = _opt("MIL: fine-tune the feature extractor with the MIL head (default: frozen).", False)
+    weights: str | None = _opt("Start from a user safetensors file.")
+    num_workers: int | None = _opt("DataLoader workers.", 0)
+    max_val_cases: int | None = _opt("Validate on the first N cases only (CPU smoke runs).")
+    val_overlap: float | None = _opt("Sliding-window overlap of the per-epoch validation (test always 0.5).", 0.5)
+    max_minutes: float | None = _opt("Stop training after this wall-clock budget (minutes).")
+    threads: int | None = _opt("torch CPU threads.")
+    tensorboard: bool | None = _opt("Write TensorBoard events under RUN/tb.", True)
+    resume: bool | None = _opt("Continue from RUN/last.* when present.", True)
+    model_kw: dict | None = _opt("Extra model constructor arguments (YAML mapping; --set model_kw={filters: [8, 16]}).")
 
     def resolve(self) -> TrainConfig:
-        """Fill ``None`` fields from the task defaults."""
+        """Fill unset fields from the budget, the task's paper protocol and the field fallbacks; validate."""
         spec = get_task(self.task)
         d = asdict(self)
-        for k, v in spec.hyperparameters().items():
-            if d.get(k) is None:
-                d[k] = v
-        if d["model"] is None:
-            d["model"] = spec.default_model
-        if d["amp"] not in ("auto", "bf16", "fp16", "none"):
-            raise RamkitError(f"unknown --amp {d['amp']!r}; expected auto, bf16, fp16 or none")
-        if d["device"] not in ("auto", "cpu", "cuda"):
-            raise RamkitError(f"unknown --device {d['device']!r}; expected cpu, cuda or auto")
+        d["budget"] = d["budget"] or "paper"
+        layers = (spec.budget(d["budget"]), spec.budget("paper"))
+        for f in fields(self):
+            if d[f.name] is not None:
+                continue
+            for layer in layers:
+                if layer.get(f.name) is not None:
+                    d[f.name] = layer[f.name]
+                    break
+            else:
+                d[f.name] = f.metadata.get("default")
+        d["model_kw"] = dict(d["model_kw"] or {})
+        if isinstance(d["ordinal_pos_weight"], str) and d["ordinal_pos_weight"].lower() in ("true", "false"):
+            d["ordinal_pos_weight"] = d["ordinal_pos_weight"].lower() == "true"
+        choices = {
+            "amp": ("auto", "bf16", "fp16", "none"),
+            "device": ("auto", "cpu", "cuda"),
+            "target": ("be", "jsn", "total"),
+            "model_size": ("base", "tiny"),
+        }
+        for k, allowed in choices.items():
+            if d[k] not in allowed:
+                raise RamkitError(f"unknown --{k.replace('_', '-')} {d[k]!r}; expected one of: {', '.join(allowed)}")
         if d["ordinal_pos_weight"] not in (True, False, "sqrt"):
             raise RamkitError(f"ordinal_pos_weight must be true, false or 'sqrt' (got {d['ordinal_pos_weight']!r})")
+        if d["mil_scheme"] not in (1, 2):
+            raise RamkitError(f"--mil-scheme must be 1 or 2 (got {d['mil_scheme']})")
         if not 0.05 <= float(d["input_scale"]) <= 4.0:
             raise RamkitError(f"--input-scale must be in [0.05, 4] (got {d['input_scale']})")
         if not 0.0 <= float(d["val_overlap"]) < 1.0:
             raise RamkitError(f"val_overlap must be in [0, 1) (got {d['val_overlap']})")
-        for k in ("epochs", "batch_size", "patch_size"):
+        for k in ("epochs", "batch_size", "patch_size", "mil_tiles"):
             if int(d[k]) < 1:
                 raise RamkitError(f"--{k.replace('_', '-')} must be >= 1 (got {d[k]})")
         return TrainConfig(**d)
@@ -145,60 +182,17 @@ def amp_mode(amp: str, device: torch.device) -> str:
     return amp
 
 
-class TaskLoss(nn.Module):
-    """The loss of a task: BCE+Dice (multi-label), DiceCE (softmax), ordinal BCE, class-weighted CE."""
-
-    def __init__(
-        self,
-        spec: TaskSpec,
-        class_weights: torch.Tensor | None = None,
-        pos_weight: torch.Tensor | None = None,
-        ce_weight: torch.Tensor | None = None,
-    ):
-        super().__init__()
-        self.spec = spec
-        self.pos_weight = pos_weight
-        if spec.loss == "bce+dice":
-            from monai.losses import DiceLoss
-
-            self.dice = DiceLoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5, batch=True)
-        elif spec.loss == "dicece":
-            # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise
-            from monai.losses import DiceLoss
-
-            # batch Dice: lesions are tiny and many patches have none; per-sample Dice is then mostly noise.
-            # Dice without background + (optionally class-weighted) CE over all classes.
-            self.dice = DiceLoss(
-                to_onehot_y=True, softmax=True, include_background=False, squared_pred=True, batch=True
-            )
-        self.register_buffer("weights", class_weights if class_weights is not None else torch.ones(2))
-        self.ce_weight = ce_weight
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logits = logits.float()
-        if self.spec.loss == "bce+dice":
-            return F.binary_cross_entropy_with_logits(logits, target) + self.dice(logits, target)
-        if self.spec.loss == "dicece":
-            w = None if self.ce_weight is None else self.ce_weight.to(logits.device)
-            return self.dice(logits, target.unsqueeze(1)) + F.cross_entropy(logits, target.long(), weight=w)
-        if self.spec.loss == "ordinal-bce":
-            from ramkit.models.ordinal import ordinal_loss
-
-            pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
-            return ordinal_loss(logits, target, pos_weight=pw)
-        return F.cross_entropy(logits, target, weight=self.weights)
+def TaskLoss(spec: TaskSpec, cfg: TrainConfig | None = None, train_cases: list | None = None) -> nn.Module:
+    """The loss module of ``spec`` (built by ``spec.kind.loss``; class weights from ``train_cases`` if given)."""
+    cfg = cfg or TrainConfig(task=spec.id, data="", out="").resolve()
+    return spec.kind.loss(spec, cfg, train_cases or [])
 
 
 def build_model(cfg: TrainConfig, spec: TaskSpec) -> nn.Module:
-    """The model of a resolved config (registry + optional user weights)."""
-    from ramkit.models import create, load_weights
+    """The model of a resolved config (``spec.kind.build_model`` + optional user weights)."""
+    from ramkit.models import load_weights
 
-    kw = dict(cfg.model_kw)
-    if spec.model_kind == "ordinal":
-        kw["ordinal"] = cfg.ordinal
-    model = create(cfg.model, spec.model_kind, 1, spec.out_channels(cfg.be_protocol), size=cfg.model_size, **kw)
-    if spec.activation == "sigmoid":
-        init_output_bias(model, spec.out_channels(cfg.be_protocol))
+    model = spec.kind.build_model(spec, cfg)
     if cfg.weights:
         load_weights(model, cfg.weights)
     return model
@@ -234,24 +228,21 @@ def lesion_cases_first(val_cases: list) -> list:
 
 
 def make_scheduler(opt: torch.optim.Optimizer, epochs: int, warmup_epochs: int = 0, floor: float = 0.01):
-    """Per-epoch schedule: cosine from the base LR down to ``floor`` × LR over ``epochs``.
+    """Per-epoch schedule from torch's schedulers: cosine from the base LR down to ``floor`` × LR over ``epochs``.
 
-    With ``warmup_epochs`` > 0 the first epochs ramp linearly (epoch e runs at (e+1)/(w+1) of the LR) and the cosine
-    spans the remaining epochs. Without warm-up this is ``CosineAnnealingLR(T_max=epochs, eta_min=floor·lr)``.
+    With ``warmup_epochs`` w > 0: ``SequentialLR(LinearLR, CosineAnnealingLR)`` — epoch e < w runs at (e+1)/(w+1)
+    of the LR, then the cosine spans the remaining epochs. Without warm-up this is
+    ``CosineAnnealingLR(T_max=epochs, eta_min=floor·lr)`` (the paper schedule).
     """
-    if warmup_epochs <= 0:
-        lr = opt.param_groups[0]["lr"]
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=lr * floor)
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    lr = opt.param_groups[0]["lr"]
     w = int(warmup_epochs)
-    span = max(epochs - w, 1)
-
-    def factor(e: int) -> float:
-        if e < w:
-            return (e + 1) / (w + 1)
-        t = min(e - w, span) / span
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    if w <= 0:
+        return CosineAnnealingLR(opt, T_max=epochs, eta_min=lr * floor)
+    warm = LinearLR(opt, start_factor=1.0 / (w + 1), end_factor=1.0, total_iters=w)
+    cosine = CosineAnnealingLR(opt, T_max=max(epochs - w, 1), eta_min=lr * floor)
+    return SequentialLR(opt, [warm, cosine], milestones=[w])
 
 
 def _oom(exc: BaseException, cfg: TrainConfig) -> RamkitError:
@@ -264,54 +255,11 @@ def _oom(exc: BaseException, cfg: TrainConfig) -> RamkitError:
 # -------------------------------------------------------------------------------------------------------------
 @torch.no_grad()
 def validate(model: nn.Module, spec: TaskSpec, val_cases, cfg: TrainConfig, device: torch.device, amp: str) -> dict:
-    """Validation metrics of the task (DSC / positive_DSC / QWK / BACC) on ``val_cases``."""
-    from ramkit.train import inference as inf
-
+    """Validation metrics of the task (``spec.kind.validate``) on the first ``max_val_cases`` of ``val_cases``."""
     model.eval()
     cases = val_cases[: cfg.max_val_cases] if cfg.max_val_cases else val_cases
-    out: dict[str, float] = {}
-    if spec.accessor == "seg":
-        from ramkit.metrics.segmentation import dice
-
-        per_image, positive = [], []
-        n = spec.out_channels(cfg.be_protocol)
-        for c in cases:
-            img, tgt = c.image(), c.target()
-            logits = inf.seg_logits(
-                model,
-                img,
-                spec,
-                cfg.patch_size,
-                device,
-                amp,
-                scale=cfg.input_scale,
-                overlap=cfg.val_overlap,
-                sw_batch=16,
-            )
-            pred = inf.seg_masks(logits, spec)
-            truth = inf.target_masks(tgt, spec, n, cfg.patch_size)
-            d = np.asarray(dice(pred, truth), dtype=float)
-            v = float(np.nanmean(d)) if np.isfinite(d).any() else (1.0 if not pred.any() else 0.0)
-            per_image.append(v)
-            if truth.any():
-                positive.append(v)
-        out["DSC"] = float(np.mean(per_image)) if per_image else 0.0
-        out["positive_DSC"] = float(np.mean(positive)) if positive else 0.0
-    else:
-        from ramkit.metrics.scoring import balanced_accuracy, mean_absolute_error, quadratic_kappa
-
-        truth = np.array([int(c.target()) for c in cases])
-        pred, _ = inf.roi_predict(model, [c.image() for c in cases], spec, cfg.patch_size, device, amp)
-        if spec.activation == "ordinal":
-            values = np.array(spec.score_values)
-            out["QWK"] = float(quadratic_kappa(values[truth], values[pred]))
-            out["MAE"] = float(mean_absolute_error(values[truth], values[pred]))
-        out["BACC"] = float(balanced_accuracy(truth, pred))
-        out["ACC"] = float((truth == pred).mean()) if len(truth) else 0.0
-    for k, v in list(out.items()):
-        if not math.isfinite(v):
-            out[k] = 0.0
-    return out
+    out = spec.kind.validate(spec, model, cases, cfg, device, amp)
+    return {k: (float(v) if math.isfinite(v) else 0.0) for k, v in out.items()}
 
 
 def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, dataset=None) -> Path:
@@ -324,7 +272,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     from ramkit.io.atomic import write_text
     from ramkit.progress import track
     from ramkit.train import checkpoint as ck
-    from ramkit.train.data import TaskDataset, cases, open_dataset, splits_of
+    from ramkit.train.data import cases, open_dataset, splits_of
 
     cfg = cfg.resolve()
     spec = get_task(cfg.task)
@@ -340,31 +288,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     ds = dataset if dataset is not None else open_dataset(spec, cfg.data)
     train_cases = cases(spec, ds, "train", cfg.be_protocol)
     val_cases = cases(spec, ds, "val", cfg.be_protocol) if "val" in splits_of(ds) else []
-    if cfg.max_val_cases and spec.select == "positive_DSC":
-        val_cases = lesion_cases_first(val_cases)
     seed_everything(cfg.seed + rank)
     model = build_model(cfg, spec).to(device)
-
-    class_weights = None
-    if spec.loss == "weighted-ce":
-        counts = np.bincount([int(c.target()) for c in train_cases], minlength=2).astype(float)
-        class_weights = torch.tensor(counts.sum() / (2 * np.maximum(counts, 1)), dtype=torch.float32)
-    pos_weight = None
-    if spec.loss == "ordinal-bce" and cfg.ordinal_pos_weight:
-        from ramkit.models.ordinal import ordinal_targets
-
-        k = spec.out_channels()
-        t = ordinal_targets(torch.tensor([int(c.target()) for c in train_cases]), k)
-        pos = t.sum(0)
-        pos_weight = ((len(t) - pos) / pos.clamp(min=1)).clamp(max=100.0)
-        if cfg.ordinal_pos_weight == "sqrt":
-            pos_weight = pos_weight.sqrt()
-    ce_weight = None
-    if spec.loss == "dicece" and cfg.fg_class_weight:
-        ce_weight = torch.full((spec.out_channels(cfg.be_protocol),), float(cfg.fg_class_weight))
-        ce_weight[0] = 1.0
-    loss_fn = TaskLoss(spec, class_weights, pos_weight, ce_weight).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    spec.kind.prepare(spec, cfg, model, train_cases, val_cases, device, run)
+    loss_fn = spec.kind.loss(spec, cfg, train_cases).to(device)
+    opt = spec.kind.optimizer(spec, cfg, model)
     sched = make_scheduler(opt, cfg.epochs, cfg.warmup_epochs)
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
 
@@ -389,20 +317,8 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    if spec.input == "patch" and cfg.input_scale != 1.0:
-        from ramkit.train.data import rescale_case
-
-        train_cases = [rescale_case(c, cfg.input_scale) for c in train_cases]
-    train_ds = TaskDataset(
-        spec,
-        train_cases,
-        cfg.patch_size,
-        seed=cfg.seed,
-        train=True,
-        patches_per_image=cfg.patches_per_image,
-        fg_ratio=cfg.fg_ratio,
-        pos_image_ratio=cfg.pos_image_ratio,
-    )
+    train_cases, val_cases = spec.kind.prepare_cases(spec, cfg, train_cases, val_cases)
+    train_ds = spec.kind.train_dataset(spec, cfg, train_cases, model, device)
     log_path = run / "log.csv"
     writer = None
     if rank == 0 and cfg.tensorboard:
@@ -420,8 +336,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         "select": spec.select,
         "be_protocol": cfg.be_protocol,
         "patch_size": cfg.patch_size,
-        "input": spec.input,
-        "activation": spec.activation,
+        "input": spec.kind.input,
         "config": asdict(cfg),
         "seed": cfg.seed,
     }
@@ -457,11 +372,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
             it = loader if quiet or rank != 0 else track(loader, f"{cfg.task} epoch {epoch + 1}/{cfg.epochs}")
             for x, y in it:
                 t_data += time.perf_counter() - t_fetch
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x, y = to_device(x, device), to_device(y, device)
                 from ramkit.train.inference import autocast
 
                 with autocast(device, amp):
-                    logits = net(x)
+                    logits = net(*x) if isinstance(x, (tuple, list)) else net(x)
                 loss = loss_fn(logits, y)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
@@ -472,7 +387,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                     loss.backward()
                     opt.step()
                 losses.append(float(loss.detach()))
-                n_items += len(x)
+                n_items += len(y)
                 t_fetch = time.perf_counter()
             sched.step()
             train_time = time.perf_counter() - t0
@@ -528,6 +443,13 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
 
         dist.barrier()
     return run
+
+
+def to_device(x, device: torch.device):
+    """Move a tensor, or a tuple/list of tensors (MIL bags: features + mask), to ``device``."""
+    if isinstance(x, (tuple, list)):
+        return type(x)(to_device(v, device) for v in x)
+    return x.to(device, non_blocking=True)
 
 
 def _append_csv(path: Path, row: dict) -> None:
