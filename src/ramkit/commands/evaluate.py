@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
 def _load_npy(path: Path):
     import numpy as np
 
+    from ramkit.validate import require_file
+
+    require_file(path, "mask file")
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -138,6 +141,9 @@ def segmentation_command(
     from ramkit.metrics.segmentation import EMPTY_POLICIES
     from ramkit.progress import track
 
+    from ramkit.io.atomic import check_output_file
+
+    check_output_file(out, "--out")
     if task not in ("bone", "be"):
         raise RamkitError(f"--task must be 'bone' or 'be', got {task!r}")
     if empty not in EMPTY_POLICIES:
@@ -230,9 +236,9 @@ def _read_scores(path: Path, kind: str):
     import pandas as pd
 
     from ramkit import anatomy
+    from ramkit.validate import require_file, score_problem
 
-    if not path.is_file():
-        raise RamkitError("scores file not found", path)
+    require_file(path, "scores file")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -257,7 +263,7 @@ def _read_scores(path: Path, kind: str):
             value = float(score)
         except ValueError:
             raise RamkitError(f"line {i}: score {score!r} is not a number", path) from None
-        if not value.is_integer() or int(value) not in allowed:
+        if score_problem(value, sorted(allowed)):
             raise RamkitError(f"line {i}: score {score!r} is not in the score set {sorted(allowed)}", path)
         key = (hand, j.stem)
         if key in rows:
@@ -279,6 +285,9 @@ def scores_command(
     from ramkit.metrics import BinaryEvaluator, ScoreEvaluator
     from ramkit.metrics.evaluators import plot_confusion, plot_confusion_grid
 
+    from ramkit.io.atomic import check_output_file
+
+    check_output_file(out, "--out")
     if kind not in ("be", "jsn", "binary"):
         raise RamkitError(f"--kind must be be, jsn or binary, got {kind!r}")
     if qwk_weights not in ("rank", "value"):

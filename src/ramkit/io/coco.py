@@ -97,11 +97,12 @@ class CocoFile:
     """An indexed COCO JSON file. Nothing is decoded until :meth:`masks` is called for one image."""
 
     def __init__(self, path: str | os.PathLike):
+        from ramkit.validate import duplicates, read_bytes
+
         self.path = Path(path)
-        if not self.path.is_file():
-            raise RamkitError("COCO file not found", self.path)
+        raw = read_bytes(self.path, "COCO file")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RamkitError(f"malformed JSON ({exc})", self.path) from None
         if not isinstance(data, dict) or not all(k in data for k in ("images", "annotations", "categories")):
@@ -122,6 +123,9 @@ class CocoFile:
                 self._anns[int(ann["image_id"])].append(ann)
         except (KeyError, TypeError, ValueError) as exc:
             raise RamkitError(f"malformed COCO entry (missing or bad field {exc})", self.path) from None
+        #: ids / file names listed more than once in ``images`` (``ramkit check`` reports them; the last one wins)
+        self.duplicate_ids = duplicates(int(im["id"]) for im in data["images"])
+        self.duplicate_file_names = duplicates(str(im["file_name"]) for im in data["images"])
         self.by_file_name: dict[str, CocoImage] = {im.file_name: im for im in self.images.values()}
         self.by_stem: dict[str, CocoImage] = {im.stem: im for im in self.images.values()}
         self.category_ids: dict[str, int] = {name: cid for cid, name in self.categories.items()}

@@ -8,7 +8,6 @@ checkpoints in safetensors, resumable so that an interrupted run ends with the s
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import random
@@ -63,6 +62,7 @@ class TrainConfig:
     threads: int | None = None  #: torch CPU threads
     tensorboard: bool = True
     resume: bool = True  #: continue from RUN/last.* when present
+    allow_invalid_data: bool = False  #: train even when ``ramkit check`` finds errors in the data (recorded)
     model_kw: dict = field(default_factory=dict)
 
     def resolve(self) -> TrainConfig:
@@ -325,6 +325,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     from ramkit.progress import track
     from ramkit.train import checkpoint as ck
     from ramkit.train.data import TaskDataset, cases, open_dataset, splits_of
+    from ramkit.validate import require_valid
 
     cfg = cfg.resolve()
     spec = get_task(cfg.task)
@@ -334,8 +335,10 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
+    data_errors = [] if dataset is not None else require_valid(cfg.data, spec.dataset, cfg.allow_invalid_data)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
+        ck.sweep(run)
 
     ds = dataset if dataset is not None else open_dataset(spec, cfg.data)
     train_cases = cases(spec, ds, "train", cfg.be_protocol)
@@ -369,8 +372,9 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
 
     meta = {"epoch": -1, "best": -math.inf, "best_epoch": -1, "bad_epochs": 0}
-    if cfg.resume and (run / "last.json").is_file():
-        old = ck.read_json(run / "last.json")
+    resume_dir = ck.current_dir(run) if cfg.resume else None
+    if resume_dir is not None:
+        old = ck.read_json(resume_dir / "last.json")
         if old.get("task") != cfg.task or old.get("model") != cfg.model:
             raise RamkitError(
                 f"holds a run of task {old.get('task')} / model {old.get('model')}, not "
@@ -403,7 +407,6 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         fg_ratio=cfg.fg_ratio,
         pos_image_ratio=cfg.pos_image_ratio,
     )
-    log_path = run / "log.csv"
     writer = None
     if rank == 0 and cfg.tensorboard:
         try:
@@ -425,11 +428,15 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         "config": asdict(cfg),
         "seed": cfg.seed,
     }
+    if data_errors:
+        base_meta["data_errors"] = data_errors
     t_start = time.perf_counter()
     epoch = int(meta["epoch"]) + 1
+    interrupted = False  # stopped by ``stop_after``: the run is not finished
     try:
         while epoch < cfg.epochs:
             if stop_after is not None and epoch >= stop_after:
+                interrupted = True
                 break
             train_ds.set_epoch(epoch)
             if world > 1:
@@ -491,15 +498,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 improved = score > meta["best"]
                 if improved:
                     meta.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-                    ck.save_weights(model, run / "best.safetensors")
                 else:
                     meta["bad_epochs"] = int(meta["bad_epochs"]) + 1
                 meta["epoch"] = epoch
                 full = {**base_meta, **meta, "metrics": metrics}
-                if improved:
-                    ck.write_json(run / "best.json", full, indent=2)
-                ck.save_training_state(run, model, opt, sched, scaler, full)
-                _append_csv(log_path, row)
+                ck.save_checkpoint(run, model, opt, sched, scaler, full, improved=improved, log_row=row)
                 if writer is not None:
                     for k, v in row.items():
                         if k != "epoch":
@@ -523,30 +526,13 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     finally:
         if writer is not None:
             writer.close()
+    if rank == 0 and not interrupted:
+        ck.mark_finished(run)
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
     return run
-
-
-def _append_csv(path: Path, row: dict) -> None:
-    """Append one row to the per-epoch CSV log (header from the first row; new columns extend it)."""
-    rows = []
-    if path.is_file():
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        rows = [r for r in rows if int(r["epoch"]) < int(row["epoch"])]  # resumed runs rewrite later epochs
-    rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    from ramkit.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
 
 
 def load_run(run: str | os.PathLike, which: str = "best", device: torch.device | str = "cpu"):
