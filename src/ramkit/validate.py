@@ -211,3 +211,93 @@ def require_valid(root: str | os.PathLike, layout: str | None = None, allow_inva
         )
     warn(f"{len(errors)} error(s) in the dataset ignored (--allow-invalid-data): {head}{more}", root)
     return errors[:50]
+
+
+# --------------------------------------------------------------------------------------------------
+# options (checked before any work)
+# --------------------------------------------------------------------------------------------------
+#: (config key, lowest allowed value, whether the bound is inclusive); None values mean "task default"
+_NUMERIC_OPTIONS = (
+    ("epochs", 1, True),
+    ("batch_size", 1, True),
+    ("patch_size", 1, True),
+    ("patches_per_image", 1, True),
+    ("lr", 0.0, False),
+    ("weight_decay", 0.0, True),
+    ("patience", 0, True),
+    ("warmup_epochs", 0, True),
+    ("num_workers", 0, True),
+    ("threads", 1, True),
+    ("max_minutes", 0.0, False),
+    ("max_val_cases", 1, True),
+    ("fg_class_weight", 0.0, False),
+)
+_FRACTIONS = ("fg_ratio", "pos_image_ratio")
+_CHOICES = {"model_size": ("base", "tiny"), "ordinal": ("independent", "coral")}
+
+
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def check_train_options(d: Mapping[str, object]) -> None:
+    """One :class:`RamkitError` naming the option for a training value out of range (before any work)."""
+    for key, low, inclusive in _NUMERIC_OPTIONS:
+        v = d.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise RamkitError(f"must be a number, got {v!r}", _option(key))
+        if (v < low) if inclusive else (v <= low):
+            raise RamkitError(f"must be {'>=' if inclusive else '>'} {low}, got {v}", _option(key))
+    for key in _FRACTIONS:
+        v = d.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0):
+            raise RamkitError(f"must be a fraction in [0, 1], got {v!r}", _option(key))
+    for key, choices in _CHOICES.items():
+        v = d.get(key)
+        if v is not None and v not in choices:
+            raise RamkitError(f"must be one of {', '.join(choices)}, got {v!r}", _option(key))
+
+
+def check_threads(threads: int | None) -> None:
+    """``--threads`` is a positive integer when given."""
+    if threads is not None and threads < 1:
+        raise RamkitError(f"must be >= 1, got {threads}", "--threads")
+
+
+def check_device(device: str) -> None:
+    """``--device`` is cpu, cuda or auto."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise RamkitError(f"unknown device {device!r}; expected cpu, cuda or auto", "--device")
+
+
+def check_model_input(model, size: int, device, seg: bool) -> None:
+    """Run the network once on a zero ``size``×``size`` grey input, so a size it cannot take (``--patch-size 5``)
+    is one line naming the option before training starts, not a crash inside the network."""
+    import torch
+
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            y = model(torch.zeros(1, 1, size, size, device=device))
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the forward pass means: this size does not fit
+        text = str(exc).strip().splitlines()
+        raise RamkitError(
+            f"the model cannot take {size}x{size} inputs ({type(exc).__name__}: {text[0][:160] if text else ''}); "
+            "choose another size (a multiple of 32 fits every model)",
+            "--patch-size",
+        ) from None
+    finally:
+        model.train(was)
+    if seg:
+        y = y[0] if isinstance(y, (tuple, list)) else y
+        if tuple(y.shape[-2:]) != (size, size):
+            raise RamkitError(
+                f"the model turns {size}x{size} inputs into {y.shape[-2]}x{y.shape[-1]} masks; "
+                "choose a multiple of 32",
+                "--patch-size",
+            )

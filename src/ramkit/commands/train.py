@@ -51,6 +51,9 @@ def train_command(
     num_workers: int | None = typer.Option(None, "--num-workers"),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop after this wall-clock budget."),
+    allow_invalid_data: bool = typer.Option(
+        False, "--allow-invalid-data", help="Train even when `ramkit check` finds errors (recorded in the run)."
+    ),
 ) -> None:
     """Train a model for a benchmark task; the resolved configuration is saved to OUT/config.yaml."""
     from ramkit.errors import RamkitError
@@ -97,19 +100,25 @@ def train_command(
         num_workers=num_workers,
         threads=threads,
         max_minutes=max_minutes,
+        allow_invalid_data=allow_invalid_data or None,
     )
     base.update({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None})
     base["task"] = task
     for req in ("data", "out"):
         if not base.get(req):
             raise RamkitError(f"--{req} is required (on the command line or in --config)")
+    from ramkit.io.atomic import check_output_dir
+    from ramkit.train.checkpoint import run_dir_guard
+
+    check_output_dir(base["out"], "--out")
     from ramkit.models import resolve_name
     from ramkit.train.trainer import TrainConfig, fit
 
     if base.get("model"):
         resolve_name(str(base["model"]))
     cfg = TrainConfig.from_dict(base, where=str(config) if config else "options")
-    run = fit(cfg)
+    with run_dir_guard(cfg.out):  # a failed train leaves no empty run folder
+        run = fit(cfg)
     typer.echo(f"trained {task}: run directory {run}")
 
 
@@ -120,11 +129,21 @@ def test_command(
     out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/test_<split>)."),
     device: str = typer.Option("auto", "--device"),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: the run's)."),
+    allow_invalid_data: bool = typer.Option(
+        False, "--allow-invalid-data", help="Test even when `ramkit check` finds errors (noted in the summary)."
+    ),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
+    from ramkit.io.atomic import check_output_dir
     from ramkit.train.evaluate import run_test
+    from ramkit.validate import check_device, check_threads
 
-    s = run_test(run, data, split=split, out=out, device=device, threads=threads)
+    check_device(device)
+    check_threads(threads)
+    check_output_dir(out if out is not None else run / f"test_{split}", "--out")
+    s = run_test(
+        run, data, split=split, out=out, device=device, threads=threads, allow_invalid_data=allow_invalid_data
+    )
     head = {k: v for k, v in s.items() if not isinstance(v, dict)}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
@@ -161,8 +180,13 @@ def predict_command(
     Radiographs (BMP/PNG/TIFF 8/16-bit or DICOM) of left hands are mirrored to right-hand orientation for the model
     and the masks are mirrored back, so outputs always lie on the input file's grid.
     """
+    from ramkit.io.atomic import check_output_dir
     from ramkit.train.evaluate import run_predict
+    from ramkit.validate import check_device, check_threads
 
+    check_device(device)
+    check_threads(threads)
+    check_output_dir(out, "--out")
     if side is not None and side.upper() not in ("L", "R"):
         from ramkit.errors import RamkitError
 
@@ -193,8 +217,13 @@ def bench_command(
     ),
 ) -> None:
     """Synthetic cohort -> check -> brief training of every task -> test -> one summary table per task."""
+    from ramkit.io.atomic import check_output_dir
     from ramkit.train.bench import run_bench
+    from ramkit.validate import check_device, check_threads
 
+    check_device(device)
+    check_threads(threads)
+    check_output_dir(out)
     run_bench(
         out,
         quick=quick,

@@ -235,10 +235,19 @@ def is_finished(run: str | os.PathLike) -> bool | None:
     if cur is None:
         return False
     meta = read_json(cur / "last.json")
-    if "finished" in meta:
-        return bool(meta["finished"])
+    if "finished" in meta or cur != Path(run):
+        return bool(meta.get("finished"))
     epochs = (meta.get("config") or {}).get("epochs")
     return None if epochs is None or int(meta.get("epoch", -1)) + 1 < int(epochs) else True
+
+
+def last_epoch(run: str | os.PathLike) -> str:
+    """``"<n> of <epochs>"`` for the run's current checkpoint (1-based), for messages."""
+    cur = current_dir(run)
+    if cur is None:
+        return "none"
+    meta = read_json(cur / "last.json")
+    return f"{int(meta.get('epoch', -1)) + 1} of {(meta.get('config') or {}).get('epochs', '?')}"
 
 
 def load_training_state(run: Path, model: nn.Module, optimizer, scheduler, scaler) -> dict:

@@ -53,8 +53,12 @@ def run_test(
     quiet: bool = False,
     dataset=None,
     threads: int | None = None,
+    allow_invalid_data: bool = False,
 ) -> dict:
     """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
+
+    The data pass :func:`ramkit.validate.require_valid` first (``allow_invalid_data`` overrides, recorded in the
+    summary); a run whose training did not finish gets a ``note`` saying so in the summary.
 
     Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
     ``predictions.csv``, ``per_case.csv``, ``summary.csv``, ``summary.json``, ``confusion.csv`` (scoring/binary),
@@ -63,11 +67,14 @@ def run_test(
     from ramkit.io.coco import encode_mask
     from ramkit.progress import track
     from ramkit.train import inference as inf
+    from ramkit.train.checkpoint import is_finished, last_epoch
     from ramkit.train.data import cases, open_dataset, splits_of
     from ramkit.train.trainer import amp_mode, load_run, pick_device
+    from ramkit.validate import require_valid
 
     dev = pick_device(device)
     model, spec, cfg, meta = load_run(run, "best", dev)
+    data_errors = [] if dataset is not None else require_valid(data, spec.dataset, allow_invalid_data)
     amp = amp_mode(cfg.amp, dev)
     if threads or cfg.threads:
         torch.set_num_threads(int(threads or cfg.threads))
@@ -89,6 +96,10 @@ def run_test(
         "n_cases": len(items),
         "best_epoch": meta.get("best_epoch"),
     }
+    if is_finished(run) is False:
+        summary["note"] = f"training did not finish (last epoch {last_epoch(run)}); this is an intermediate model"
+    if data_errors:
+        summary.update(allow_invalid_data=True, data_errors=len(data_errors))
     it = items if quiet else track(items, f"test {spec.id}")
     if spec.accessor == "seg":
         from ramkit.metrics import SegmentationEvaluator

@@ -84,9 +84,9 @@ class TrainConfig:
             raise RamkitError(f"--input-scale must be in [0.05, 4] (got {d['input_scale']})")
         if not 0.0 <= float(d["val_overlap"]) < 1.0:
             raise RamkitError(f"val_overlap must be in [0, 1) (got {d['val_overlap']})")
-        for k in ("epochs", "batch_size", "patch_size"):
-            if int(d[k]) < 1:
-                raise RamkitError(f"--{k.replace('_', '-')} must be >= 1 (got {d[k]})")
+        from ramkit.validate import check_train_options
+
+        check_train_options(d)
         return TrainConfig(**d)
 
     @classmethod
@@ -325,7 +325,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     from ramkit.progress import track
     from ramkit.train import checkpoint as ck
     from ramkit.train.data import TaskDataset, cases, open_dataset, splits_of
-    from ramkit.validate import require_valid
+    from ramkit.validate import check_model_input, require_valid
 
     cfg = cfg.resolve()
     spec = get_task(cfg.task)
@@ -347,6 +347,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         val_cases = lesion_cases_first(val_cases)
     seed_everything(cfg.seed + rank)
     model = build_model(cfg, spec).to(device)
+    check_model_input(model, cfg.patch_size, device, seg=spec.model_kind == "seg")
 
     class_weights = None
     if spec.loss == "weighted-ce":
