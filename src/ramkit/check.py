@@ -91,10 +91,12 @@ class _Collector:
 
     def _rel(self, path: str | os.PathLike) -> str:
         p = Path(path)
-        try:
-            return str(p.resolve().relative_to(self.root)) or "."
-        except ValueError:
-            return str(p)
+        for cand in (Path(os.path.abspath(p)), Path(os.path.realpath(p))):  # realpath never raises on loops
+            try:
+                return str(cand.relative_to(self.root)) or "."
+            except ValueError:
+                continue
+        return str(p)
 
     def ok_path(self, path: Path, want: str = "file") -> bool:
         """True when ``path`` is a readable regular file (or folder); else one ERROR naming the fault."""
@@ -128,7 +130,7 @@ class _Collector:
     def from_exc(self, exc: RamkitError, path: str | os.PathLike) -> None:
         """Record a RamkitError, stripping its leading ``<path>: `` (the path is kept in its own field)."""
         msg = str(exc)
-        for prefix in (f"{os.fspath(path)}: ", f"{Path(path).resolve()}: "):
+        for prefix in (f"{os.fspath(path)}: ", f"{os.path.realpath(path)}: "):
             if msg.startswith(prefix):
                 msg = msg[len(prefix) :]
         self.error(path, msg)
