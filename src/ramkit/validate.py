@@ -73,10 +73,10 @@ def mask_values_problem(values: Iterable[int]) -> tuple[str, str] | None:
     return "ERROR", f"mask values {extra[:5]} are not 0/1"
 
 
-def box_problem(box: object, height: int, width: int) -> str | None:
+def box_problem(box: Iterable[float], height: int, width: int) -> str | None:
     """None when ``box`` = ``[x, y, w, h]`` is finite, has w, h > 0 and lies inside an ``height``×``width`` image."""
     try:
-        x, y, w, h = (float(v) for v in box)  # type: ignore[union-attr]
+        x, y, w, h = (float(v) for v in box)
     except (TypeError, ValueError):
         return f"bbox {box!r} is not [x, y, w, h]"
     if not all(math.isfinite(v) for v in (x, y, w, h)):
@@ -297,7 +297,6 @@ def check_model_input(model, size: int, device, seg: bool) -> None:
         y = y[0] if isinstance(y, (tuple, list)) else y
         if tuple(y.shape[-2:]) != (size, size):
             raise RamkitError(
-                f"the model turns {size}x{size} inputs into {y.shape[-2]}x{y.shape[-1]} masks; "
-                "choose a multiple of 32",
+                f"the model turns {size}x{size} inputs into {y.shape[-2]}x{y.shape[-1]} masks; choose a multiple of 32",
                 "--patch-size",
             )

@@ -137,11 +137,10 @@ def segmentation_command(
     ] = "paper",
 ) -> None:
     """Segmentation metrics (DSC, NSD, VOE, MSD, RAVD, overlap-aware DSC_O/NSD_O, BE REC/PREC/F1)."""
+    from ramkit.io.atomic import check_output_file
     from ramkit.metrics import SegmentationEvaluator
     from ramkit.metrics.segmentation import EMPTY_POLICIES
     from ramkit.progress import track
-
-    from ramkit.io.atomic import check_output_file
 
     check_output_file(out, "--out")
     if task not in ("bone", "be"):
@@ -282,10 +281,9 @@ def scores_command(
     ] = "rank",
 ) -> None:
     """Joint-score metrics: QWK, MAE, BACC, ACC, W1-ACC, P/N metrics (or binary ACC…DOR), Spearman of totals."""
+    from ramkit.io.atomic import check_output_file
     from ramkit.metrics import BinaryEvaluator, ScoreEvaluator
     from ramkit.metrics.evaluators import plot_confusion, plot_confusion_grid
-
-    from ramkit.io.atomic import check_output_file
 
     check_output_file(out, "--out")
     if kind not in ("be", "jsn", "binary"):

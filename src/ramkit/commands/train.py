@@ -141,9 +141,7 @@ def test_command(
     check_device(device)
     check_threads(threads)
     check_output_dir(out if out is not None else run / f"test_{split}", "--out")
-    s = run_test(
-        run, data, split=split, out=out, device=device, threads=threads, allow_invalid_data=allow_invalid_data
-    )
+    s = run_test(run, data, split=split, out=out, device=device, threads=threads, allow_invalid_data=allow_invalid_data)
     head = {k: v for k, v in s.items() if not isinstance(v, dict)}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
