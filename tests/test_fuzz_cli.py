@@ -302,7 +302,7 @@ def _file(tmp_path: Path) -> Path:
 OUT_CASES = {
     "existing file as folder": (lambda t: _file(t), "exists and is not a folder"),
     "parent is a file": (lambda t: _file(t) / "sub", "is a file"),
-    "read-only parent": (lambda t: Path("/proc/ramkit-out"), "not writable"),
+    "read-only parent": (lambda t: Path("/proc/ramkit-out"), "cannot create files in"),
 }
 
 

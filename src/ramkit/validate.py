@@ -198,10 +198,10 @@ def require_valid(root: str | os.PathLike, layout: str | None = None, allow_inva
     report = check(root, quick=True)
     if layout is not None and report.layout != layout:
         return []  # the caller's reader names the layout mismatch
-    errors = [p.line() for p in report.errors]
+    errors = [p.message if p.path == "." else f"{p.path}: {p.message}" for p in report.errors]
     if not errors:
         return []
-    head = "; ".join(e.removeprefix("ERROR ") for e in errors[:3])
+    head = "; ".join(errors[:3])
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     if not allow_invalid:
         raise RamkitError(

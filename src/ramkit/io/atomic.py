@@ -121,7 +121,7 @@ def _probe_writable(folder: Path, target: Path) -> None:
     try:
         probe = tempfile.mkdtemp(prefix=".ramkit-probe-", dir=folder)
     except OSError as exc:
-        raise RamkitError(f"cannot write here: {folder} is not writable ({exc.strerror or exc})", target) from None
+        raise RamkitError(f"cannot create files in {folder} ({exc.strerror or exc})", target) from None
     os.rmdir(probe)
 
 
