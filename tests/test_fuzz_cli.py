@@ -412,3 +412,30 @@ def test_temporaries_are_swept_and_outputs_are_0644(tmp_path, capsys):
 
     write_text(out / "a.txt", "x")
     assert stat.S_IMODE((out / "a.txt").stat().st_mode) == 0o644
+
+
+def test_sigterm_removes_temporaries(tmp_path):
+    """SIGTERM during `ramkit synth` (while its temporary dataset folder exists) ends with exit 143 and leaves
+    no temporary behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "syn"
+    env = {**os.environ, "RAMKIT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ramkit", "synth", str(out), "--hands", "24", "--size", "medium"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir())):
+        if proc.poll() is not None:
+            pytest.fail("synth finished before it could be interrupted")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and b"Traceback" not in err, err
+    assert list(out.iterdir()) == []
