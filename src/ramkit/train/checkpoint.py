@@ -42,7 +42,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ramkit.errors import RamkitError
-from ramkit.io.atomic import atomic_path, sweep_temp, write_json
+from ramkit.io.atomic import FILE_MODE, atomic_path, sweep_temp, write_json
 
 CURRENT = "checkpoint"
 CKPT_DIR = "checkpoints"
@@ -200,7 +200,7 @@ def save_checkpoint(
     (tmp / "last.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     _kill_point("last.json", epoch)
     for p in tmp.iterdir():
-        p.chmod(0o644)
+        p.chmod(FILE_MODE)
     final = ck / f"epoch-{epoch:04d}"
     if final.exists():
         shutil.rmtree(final)
