@@ -360,6 +360,8 @@ TRAIN_OPTIONS = [
     (["--amp", "fp8"], "--amp"),
     (["--model-size", "huge"], "--model-size"),
     (["--model", "NoSuchNet"], "NoSuchNet"),
+    (["--be-protocol", "foo"], "--be-protocol"),
+    (["--input-scale", "0"], "--input-scale"),
 ]
 
 
@@ -439,3 +441,14 @@ def test_sigterm_removes_temporaries(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and b"Traceback" not in err, err
     assert list(out.iterdir()) == []
+
+
+def test_bad_config_values_and_bench_options(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: 5\nout: {tmp_path / 'o'}\n")
+    code, out, err = run_cli(["train", "hand-jsn-score", "--config", cfg], capsys)
+    _clean(out, err)
+    assert code == 2 and "--data" in _one_error_line(err) and not (tmp_path / "o").exists()
+    code, out, err = run_cli(["bench", tmp_path / "b", "--epochs-scale", "-1"], capsys)
+    _clean(out, err)
+    assert code == 2 and "--epochs-scale" in _one_error_line(err) and not (tmp_path / "b").exists()

@@ -234,6 +234,7 @@ _NUMERIC_OPTIONS = (
 )
 _FRACTIONS = ("fg_ratio", "pos_image_ratio")
 _CHOICES = {"model_size": ("base", "tiny"), "ordinal": ("independent", "coral")}
+_PATHS = ("data", "out", "weights", "model")
 
 
 def _option(key: str) -> str:
@@ -254,10 +255,16 @@ def check_train_options(d: Mapping[str, object]) -> None:
         v = d.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0):
             raise RamkitError(f"must be a fraction in [0, 1], got {v!r}", _option(key))
-    for key, choices in _CHOICES.items():
+    from ramkit.anatomy import BE_PROTOCOL_CLASSES
+
+    for key, choices in {**_CHOICES, "be_protocol": tuple(BE_PROTOCOL_CLASSES)}.items():
         v = d.get(key)
         if v is not None and v not in choices:
             raise RamkitError(f"must be one of {', '.join(choices)}, got {v!r}", _option(key))
+    for key in _PATHS:
+        v = d.get(key)
+        if v is not None and not isinstance(v, str):
+            raise RamkitError(f"must be a name or path, got {v!r}", _option(key))
 
 
 def check_threads(threads: int | None) -> None:

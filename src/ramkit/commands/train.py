@@ -215,12 +215,15 @@ def bench_command(
     ),
 ) -> None:
     """Synthetic cohort -> check -> brief training of every task -> test -> one summary table per task."""
+    from ramkit.errors import RamkitError
     from ramkit.io.atomic import check_output_dir
     from ramkit.train.bench import run_bench
     from ramkit.validate import check_device, check_threads
 
     check_device(device)
     check_threads(threads)
+    if not epochs_scale > 0:
+        raise RamkitError(f"must be > 0, got {epochs_scale}", "--epochs-scale")
     check_output_dir(out)
     run_bench(
         out,
