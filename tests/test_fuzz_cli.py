@@ -452,3 +452,35 @@ def test_bad_config_values_and_bench_options(tmp_path, capsys):
     code, out, err = run_cli(["bench", tmp_path / "b", "--epochs-scale", "-1"], capsys)
     _clean(out, err)
     assert code == 2 and "--epochs-scale" in _one_error_line(err) and not (tmp_path / "b").exists()
+
+
+def _joint_coco(h):
+    return h / "SvdH_Scoring" / "SvdH_JSN_Scoring" / "train" / "_annotations_jsn_joint_detection.coco.json"
+
+
+def _bone_coco(h):
+    return h / "Segmentation" / "test" / "_annotations_bone_rle.coco.json"
+
+
+#: JSON corruptions a random mutation fuzzer found crashing `check` before they were handled
+COCO_FIELD_CASES = {
+    "bbox None": (_joint_coco, lambda d: d["annotations"][1]["bbox"].__setitem__(2, None), "bbox"),
+    "bbox string": (_joint_coco, lambda d: d["annotations"][0].update(bbox="abc"), "bbox"),
+    "category_id text": (_joint_coco, lambda d: d["annotations"][1].update(category_id="abc"), "category_id"),
+    "category_id list": (_joint_coco, lambda d: d["annotations"][0].update(category_id=[1]), "category_id"),
+    "negative height": (_bone_coco, lambda d: d["images"][0].update(height=-1), "height"),
+    "huge height": (_bone_coco, lambda d: d["images"][0].update(height=1e30), "height"),
+    "annotation not an object": (_bone_coco, lambda d: d["annotations"].append(5), "annotation 5"),
+}
+
+
+@pytest.mark.parametrize("case", list(COCO_FIELD_CASES), ids=list(COCO_FIELD_CASES))
+def test_malformed_coco_fields(case, trees, capsys):
+    h, _ = trees
+    where, fn, text = COCO_FIELD_CASES[case]
+    p = where(h)
+    _edit_json(p, fn)
+    code, out, err = run_cli(["check", h], capsys)
+    _clean(out, err)
+    errors = [ln for ln in out.splitlines() if ln.startswith("ERROR ")]
+    assert code == 1 and any(p.name in ln and text in ln for ln in errors), errors

@@ -93,6 +93,30 @@ class CocoImage:
         return Path(self.file_name).stem
 
 
+#: largest image side a COCO entry may declare (larger than any radiograph; guards against absurd allocations)
+MAX_SIDE = 65535
+
+
+def _checked_annotation(ann: object) -> int:
+    """Check one annotation's ids and bbox (ValueError naming the field); normalises ids to int, returns image id."""
+    if not isinstance(ann, dict):
+        raise ValueError(f"annotation {ann!r} is not an object")
+    for key in ("image_id", "category_id"):
+        v = ann[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or float(v) != int(float(v)):
+            raise ValueError(f"'{key}' {v!r} of annotation {ann.get('id')}")
+        ann[key] = int(float(v))
+    if "bbox" in ann:
+        from ramkit.validate import box_problem
+
+        b = ann["bbox"]
+        ok = isinstance(b, list) and len(b) == 4
+        ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
+        if not ok or (box_problem(b, 2**31, 2**31) or "").endswith("not finite"):
+            raise ValueError(f"'bbox' {b!r} of annotation {ann.get('id')}: expected [x, y, w, h] numbers")
+    return int(ann["image_id"])
+
+
 class CocoFile:
     """An indexed COCO JSON file. Nothing is decoded until :meth:`masks` is called for one image."""
 
@@ -118,10 +142,13 @@ class CocoFile:
                     width=int(im["width"]),
                     extra=im.get("extra") or {},
                 )
+            for im in self.images.values():
+                if not (1 <= im.height <= MAX_SIDE and 1 <= im.width <= MAX_SIDE):
+                    raise ValueError(f"'height'/'width' of image {im.id}: {im.height}x{im.width} not in 1..{MAX_SIDE}")
             self._anns: dict[int, list[dict]] = defaultdict(list)
             for ann in data["annotations"]:
-                self._anns[int(ann["image_id"])].append(ann)
-        except (KeyError, TypeError, ValueError) as exc:
+                self._anns[_checked_annotation(ann)].append(ann)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise RamkitError(f"malformed COCO entry (missing or bad field {exc})", self.path) from None
         #: ids / file names listed more than once in ``images`` (``ramkit check`` reports them; the last one wins)
         self.duplicate_ids = duplicates(int(im["id"]) for im in data["images"])
