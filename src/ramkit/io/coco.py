@@ -8,6 +8,7 @@ category (pycocotools ``merge`` = union), so a whole split is never held in memo
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -103,9 +104,13 @@ def _checked_annotation(ann: object) -> int:
         raise ValueError(f"annotation {ann!r} is not an object")
     for key in ("image_id", "category_id"):
         v = ann[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or float(v) != int(float(v)):
+        try:
+            f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else math.nan
+        except ValueError:
+            f = math.nan
+        if not math.isfinite(f) or f != int(f):
             raise ValueError(f"'{key}' {v!r} of annotation {ann.get('id')}")
-        ann[key] = int(float(v))
+        ann[key] = int(f)
     if "bbox" in ann:
         from ramkit.validate import box_problem
 
