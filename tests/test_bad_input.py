@@ -57,7 +57,7 @@ def image_16bit(root):
             p.parent / name, lambda d: [im.update(file_name=q.name) for im in d["images"] if im["file_name"] == p.name]
         )
     [s] = [s for s in H1200(root).seg("train") if s.image_path == q]
-    return q, s.image, "expected an 8-bit image, got uint16", "ERROR", "uint16 image, expected 8-bit grey"
+    return q, s.image, "uint16 image, expected 8-bit grey", "ERROR", "uint16 image, expected 8-bit grey"
 
 
 def malformed_json(root):

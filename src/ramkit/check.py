@@ -2,9 +2,15 @@
 
 Every problem is collected (never first-fail) as one :class:`Problem` line: missing or extra files, unknown
 categories, annotation category ids not in categories, COCO size vs image size mismatches, undecodable RLE,
-images without annotations, scores outside ``anatomy.SCORE_VALUES``, missing ROI files or score keys, ROI files
-without a score key, patients spanning splits and malformed JSON. Masks are decoded once per image, one image at a
-time (never a whole split in memory).
+images without annotations, scores outside ``anatomy.SCORE_VALUES`` (NaN and fractions too), non-8-bit images,
+mask values other than 0/1, joint boxes outside their image, missing ROI files or score keys, ROI files without a
+score key, patients spanning splits, duplicate ids, malformed JSON and filesystem faults (FIFOs, symlink loops,
+unreadable files or folders). The rules themselves live in :mod:`ramkit.validate` (shared with the readers and
+``evaluate``). Masks are decoded once per image, one image at a time (never a whole split in memory).
+
+``quick=True`` (what ``train``/``test`` run before any work, via :func:`ramkit.validate.require_valid`) applies
+the same rules but reads image headers instead of decoding every pixel and does not decode the COCO RLE masks
+(the readers still raise on an undecodable mask or truncated image when they reach it).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ramkit import anatomy
+from ramkit import validate as rules
 from ramkit.errors import RamkitError
 from ramkit.io import h1200 as h1200_io
 from ramkit.io import w600 as w600_io
@@ -77,16 +84,42 @@ class CheckReport:
 
 
 class _Collector:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, quick: bool = False):
         self.root = root
+        self.quick = quick
         self.problems: list[Problem] = []
 
     def _rel(self, path: str | os.PathLike) -> str:
         p = Path(path)
+        for cand in (Path(os.path.abspath(p)), Path(os.path.realpath(p))):  # realpath never raises on loops
+            try:
+                return str(cand.relative_to(self.root)) or "."
+            except ValueError:
+                continue
+        return str(p)
+
+    def ok_path(self, path: Path, want: str = "file") -> bool:
+        """True when ``path`` is a readable regular file (or folder); else one ERROR naming the fault."""
+        problem = rules.path_problem(path, want)
+        if problem is not None:
+            self.error(path, problem)
+        return problem is None
+
+    def scan(self, folder: Path) -> list[Path]:
+        """Entries of ``folder`` that are readable files or folders; every other entry is one ERROR line."""
         try:
-            return str(p.resolve().relative_to(self.root)) or "."
-        except ValueError:
-            return str(p)
+            entries = rules.list_dir(folder)
+        except RamkitError as exc:
+            self.from_exc(exc, folder)
+            return []
+        out = []
+        for p in entries:
+            problem = rules.path_problem(p, "dir") if p.is_dir() else rules.path_problem(p, "file")
+            if problem is None:
+                out.append(p)
+            elif not p.name.startswith("."):
+                self.error(p, problem)
+        return out
 
     def error(self, path: str | os.PathLike, message: str) -> None:
         self.problems.append(Problem(ERROR, self._rel(path), message))
@@ -97,7 +130,7 @@ class _Collector:
     def from_exc(self, exc: RamkitError, path: str | os.PathLike) -> None:
         """Record a RamkitError, stripping its leading ``<path>: `` (the path is kept in its own field)."""
         msg = str(exc)
-        for prefix in (f"{os.fspath(path)}: ", f"{Path(path).resolve()}: "):
+        for prefix in (f"{os.fspath(path)}: ", f"{os.path.realpath(path)}: "):
             if msg.startswith(prefix):
                 msg = msg[len(prefix) :]
         self.error(path, msg)
@@ -105,26 +138,26 @@ class _Collector:
 
 def _check_patient_splits(c, root, patient_splits: dict) -> None:
     """Report every patient whose images fall into more than one split (splits are patient-level)."""
-    for pid, splits in sorted(patient_splits.items()):
-        if len(splits) > 1:
-            ordered = [s for s in anatomy.SPLITS if s in splits]
-            c.error(root, f"patient {pid} appears in several splits: {', '.join(ordered)}")
+    for msg in rules.patient_split_problems(patient_splits, anatomy.SPLITS):
+        c.error(root, msg)
 
 
 def _load_coco(c: _Collector, path: Path) -> CocoFile | None:
-    if not path.is_file():
-        c.error(path, "missing file")
+    if not c.ok_path(path):
         return None
     try:
-        return CocoFile(path)
+        coco = CocoFile(path)
     except RamkitError as exc:
         c.from_exc(exc, path)
         return None
+    for what, dup in (("image id", coco.duplicate_ids), ("image file name", coco.duplicate_file_names)):
+        if dup:
+            c.error(path, f"duplicate {what}(s) in images: {dup[:5]}")
+    return coco
 
 
 def _load_json(c: _Collector, path: Path):
-    if not path.is_file():
-        c.error(path, "missing file")
+    if not c.ok_path(path):
         return None
     try:
         return h1200_io.load_json(path)
@@ -141,8 +174,26 @@ def _image_header(c: _Collector, path: Path) -> tuple[int, int] | None:
         return None
 
 
-def _decode_image(c: _Collector, path: Path, expect_8bit: bool) -> None:
+def _header_mode(c: _Collector, path: Path) -> None:
+    """Quick mode: the bit depth from the image header only (no pixel decode)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+    except Exception:  # noqa: BLE001 - the full decode names the problem
+        _decode_image(c, path, quick=False)
+        return
+    problem = rules.image_mode_problem(mode)
+    if problem:
+        c.error(path, problem)
+
+
+def _decode_image(c: _Collector, path: Path, quick: bool = False) -> None:
     """Fully decode one image (catches truncation); odd modes become WARN lines naming the file."""
+    if quick:
+        _header_mode(c, path)
+        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -154,14 +205,9 @@ def _decode_image(c: _Collector, path: Path, expect_8bit: bool) -> None:
         if not issubclass(w.category, DeprecationWarning):
             msg = str(w.message)
             c.warn(path, msg.split(": ", 1)[1] if msg.startswith(f"{path}: ") else msg)
-    if expect_8bit and img.dtype != np.uint8:
-        c.error(path, f"{img.dtype} image, expected 8-bit grey")
-
-
-def _valid_score(value, allowed: tuple[int, ...]) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        return None
-    return int(value) if int(value) in allowed else None
+    problem = rules.image_dtype_problem(img.dtype)
+    if problem:
+        c.error(path, problem)
 
 
 def _check_coco_images(
@@ -193,6 +239,8 @@ def _check_coco_images(
 
 def _decode_all(c: _Collector, coco: CocoFile, desc: str) -> None:
     """Decode every image's masks once (all categories), one image at a time, recording undecodable ones."""
+    if c.quick:
+        return
     names = sorted(set(coco.categories.values()))
     annotated = coco.image_ids_with_annotations()
     for im in track([im for im in coco.images.values() if im.id in annotated], desc):
@@ -245,7 +293,7 @@ def _check_h1200(root: Path, c: _Collector) -> dict:
             c.error(d, "missing split folder")
             continue
         on_disk: dict[str, Path] = {}
-        for p in sorted(d.iterdir()):
+        for p in c.scan(d):
             if p.is_file() and p.suffix.lower() in h1200_io.IMAGE_SUFFIXES:
                 on_disk[p.name] = p
             elif p.name not in known_json and not p.name.startswith("."):
@@ -253,7 +301,7 @@ def _check_h1200(root: Path, c: _Collector) -> dict:
         if not on_disk:
             c.error(d, "no images")
         for p in track(list(on_disk.values()), f"images {split}"):
-            _decode_image(c, p, expect_8bit=True)
+            _decode_image(c, p, c.quick)
         bone = _load_coco(c, d / h1200_io.BONE_JSON)
         if bone is not None:
             _check_bone_categories(c, bone)
@@ -300,7 +348,7 @@ def _check_h1200(root: Path, c: _Collector) -> dict:
                 c.error(spath, "expected an object keyed by image file name")
                 data = None
             data = data or {}
-            folders = {p.name: p for p in sdir.iterdir() if p.is_dir()}
+            folders = {p.name: p for p in c.scan(sdir) if p.is_dir()}
             scored_stems = set()
             for file_name in track(sorted(data), f"{kind.upper()} scores {split}"):
                 entry = data[file_name]
@@ -323,29 +371,31 @@ def _check_h1200(root: Path, c: _Collector) -> dict:
                         msg = f"{file_name}: missing score key {j.key}"
                         c.error(spath, msg + (" (its ROI file exists)" if roi.is_file() else ""))
                         continue
-                    score = _valid_score(entry[j.key], allowed)
-                    if score is None:
-                        c.error(spath, f"{file_name} {j.key}: score {entry[j.key]!r} not in {list(allowed)}")
+                    problem = rules.score_problem(entry[j.key], allowed)
+                    if problem:
+                        c.error(spath, f"{file_name} {j.key}: {problem}")
                     else:
-                        dist[j.display][score] += 1
-                    if folder is not None and not roi.is_file():
+                        dist[j.display][int(entry[j.key])] += 1
+                    if folder is not None and not os.path.lexists(roi):
                         c.error(roi, "missing ROI file")
             for name, folder in sorted(folders.items()):
                 if name not in scored_stems:
                     c.error(folder, f"ROI folder without scores in {spath.name}")
                     continue
-                for p in sorted(folder.iterdir()):
+                for p in c.scan(folder):
                     if p.suffix.lower() == ".bmp" and p.stem not in by_stem:
                         c.error(p, f"ROI file without a score key (not a {kind.upper()} joint)")
                     elif p.suffix.lower() == ".bmp":
-                        _decode_image(c, p, expect_8bit=True)
+                        _decode_image(c, p, c.quick)
             det = _load_coco(c, sdir / h1200_io.joint_detection_json_name(kind))
             if det is not None:
                 _check_joint_coco(c, det, kind, scored_stems)
 
     meta = root / "Metadata.xlsx"
-    if not meta.is_file():
+    if not os.path.lexists(meta):
         c.warn(meta, "missing file")
+    elif not c.ok_path(meta):
+        pass
     else:
         try:
             h1200_io.H1200(root).metadata()
@@ -387,6 +437,11 @@ def _check_joint_coco(c: _Collector, det: CocoFile, kind: str, expected_stems: s
             c.error(det.path, f"unknown category {name!r}")
     n_joints = len(anatomy.JOINTS[kind])
     for im in det.images.values():
+        for name, bxs in sorted(det.boxes(im).items()):
+            for b in bxs:
+                problem = rules.box_problem(b, im.height, im.width)
+                if problem:
+                    c.error(det.path, f"{im.file_name} {name}: {problem}")
         found = {int(a["category_id"]) for a in det.annotations(im)} & valid_cids
         if not found:
             c.warn(det.path, f"{im.file_name}: image without joint boxes")
@@ -405,7 +460,7 @@ def _check_w600(root: Path, c: _Collector) -> dict:
     if not img_dir.is_dir():
         c.error(img_dir, "missing folder")
     else:
-        for p in sorted(img_dir.iterdir()):
+        for p in c.scan(img_dir):
             if p.is_file() and p.suffix.lower() in w600_io.IMAGE_SUFFIXES:
                 images[p.stem] = p
             elif not p.name.startswith("."):
@@ -419,7 +474,7 @@ def _check_w600(root: Path, c: _Collector) -> dict:
             c.error(d, "missing split folder")
             continue
         stats = {"images": 0, "L": 0, "R": 0, "patients": set()}
-        files = sorted(p for p in d.iterdir() if not p.name.startswith("."))
+        files = [p for p in c.scan(d) if not p.name.startswith(".")]
         for p in files:
             if p.suffix != ".npy":
                 c.warn(p, "unexpected file")
@@ -431,16 +486,13 @@ def _check_w600(root: Path, c: _Collector) -> dict:
                 c.error(mp, f"mask without an image in {w600_io.SEG_DIR}/images")
             hw = _image_header(c, ip) if ip is not None else None
             if ip is not None:
-                _decode_image(c, ip, expect_8bit=False)
+                _decode_image(c, ip, c.quick)
             try:
                 arr = w600_io.load_mask_header(mp)
                 w600_io.validate_mask(arr, mp, hw)
-                values = np.unique(np.asarray(arr))
-                extra = sorted(set(values.tolist()) - {0, 1})
-                if extra == [255]:
-                    c.warn(mp, "mask values are 0/255 (readers binarise >0)")
-                elif extra:
-                    c.error(mp, f"mask values {extra[:5]} are not 0/1")
+                bad = rules.mask_values_problem(np.unique(np.asarray(arr)).tolist())
+                if bad is not None:
+                    (c.warn if bad[0] == WARN else c.error)(mp, bad[1])
             except RamkitError as exc:
                 c.from_exc(exc, mp)
             stats["images"] += 1
@@ -464,7 +516,7 @@ def _check_w600(root: Path, c: _Collector) -> dict:
     if det is not None:
         _check_joint_coco(c, det, "w600", None)
         ddir = root / w600_io.DET_DIR / "images"
-        on_disk = {p.name: p for p in ddir.iterdir() if p.is_file()} if ddir.is_dir() else {}
+        on_disk = {p.name: p for p in c.scan(ddir) if p.is_file()} if ddir.is_dir() else {}
         if not ddir.is_dir():
             c.error(ddir, "missing folder")
         _check_coco_images(c, det, ddir, on_disk, need_annotations=False)
@@ -491,11 +543,11 @@ def _check_w600(root: Path, c: _Collector) -> dict:
             if j is None:
                 c.error(gt_path, f"{ident}: unknown joint {name!r}")
                 continue
-            s = _valid_score(value, allowed)
-            if s is None:
-                c.error(gt_path, f"{ident} {name}: score {value!r} not in {list(allowed)}")
+            problem = rules.score_problem(value, allowed)
+            if problem:
+                c.error(gt_path, f"{ident} {name}: {problem}")
                 continue
-            scores[j.stem] = s
+            scores[j.stem] = int(value)
         gt[ident] = scores
     seen_ids: set[str] = set()
     for split in anatomy.SPLITS:
@@ -503,7 +555,7 @@ def _check_w600(root: Path, c: _Collector) -> dict:
         if not d.is_dir():
             c.error(d, "missing split folder")
             continue
-        for folder in track(sorted(p for p in d.iterdir() if p.is_dir()), f"wrist ROIs {split}"):
+        for folder in track([p for p in c.scan(d) if p.is_dir()], f"wrist ROIs {split}"):
             ident = folder.name
             seen_ids.add(ident)
             fields = w600_io.parse_w600_stem(ident)
@@ -513,13 +565,13 @@ def _check_w600(root: Path, c: _Collector) -> dict:
                 c.error(folder, f"ROI folder without a GT entry in {w600_io.GT_JSON}")
                 continue
             files = {}
-            for p in sorted(folder.iterdir()):
+            for p in c.scan(folder):
                 j = w600_io.canonical_joint(p.stem) if p.suffix.lower() in w600_io.IMAGE_SUFFIXES else None
                 if j is None:
                     c.error(p, "ROI file without a score key (not a wrist joint)")
                 else:
                     files[j.stem] = p
-                    _decode_image(c, p, expect_8bit=False)
+                    _decode_image(c, p, c.quick)
             for j in anatomy.W600_JOINTS:
                 if j.stem not in gt[ident]:
                     c.error(
@@ -546,13 +598,14 @@ def _check_w600(root: Path, c: _Collector) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------------
-def check(root: str | os.PathLike) -> CheckReport:
+def check(root: str | os.PathLike, quick: bool = False) -> CheckReport:
     """Validate the dataset at ``root`` (the dataset folder or its parent) and return a :class:`CheckReport`.
 
     Raises :class:`RamkitError` only when ``root`` is not a dataset at all; every other problem is collected.
+    ``quick`` reads image headers instead of pixels and skips decoding the COCO masks (see the module doc).
     """
     layout, resolved = detect(root)
-    c = _Collector(resolved)
+    c = _Collector(resolved, quick)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = _check_h1200(resolved, c) if layout == "h1200" else _check_w600(resolved, c)

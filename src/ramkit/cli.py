@@ -1,12 +1,16 @@
 """The thin ``ramkit`` command. Each stage lives in ``ramkit.commands.<group>`` and registers itself here.
 
-Every user error is one line on stderr (``ramkit: error: ...``) and exit status 2, never a traceback.
+Every user error is one line on stderr (``ramkit: error: <path or option>: <problem>``) and exit status 2, never a
+traceback: :class:`~ramkit.errors.RamkitError`, click usage errors and operating-system errors on a named file
+(disk full, permission denied, ...). Anything else is a bug in ramkit: one line saying so (exit 1), and
+``RAMKIT_DEBUG=1`` shows the traceback. SIGTERM is turned into a normal exit so temporary files are removed.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 import typer
@@ -45,8 +49,23 @@ for _mod in COMMAND_MODULES:
             raise
 
 
+def _terminate(signum, frame) -> None:  # noqa: ARG001
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C, so atomic writers remove their temporaries
+
+
+def _os_error_line(exc: OSError) -> str | None:
+    """``<path>: <problem>`` for an operating-system error on a named file, else None."""
+    if exc.filename is None:
+        return None
+    return f"{exc.filename}: {exc.strerror or type(exc).__name__}"
+
+
 def main(argv: list[str] | None = None) -> None:
     install_one_line_warnings()
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not in the main thread (e.g. called from a test runner thread)
+        pass
     try:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:
@@ -70,7 +89,16 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
         if os.environ.get("RAMKIT_DEBUG") == "1":
             raise
-        print(f"ramkit: error: {type(exc).__name__}: {exc} (set RAMKIT_DEBUG=1 for a traceback)", file=sys.stderr)
+        line = _os_error_line(exc) if isinstance(exc, OSError) else None
+        if line is not None:
+            print(f"ramkit: error: {line}", file=sys.stderr)
+            sys.exit(2)
+        first = str(exc).strip().splitlines()
+        print(
+            f"ramkit: error: this is a bug in ramkit ({type(exc).__name__}: {first[0] if first else ''}); "
+            "rerun with RAMKIT_DEBUG=1 to see the traceback and please report it",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -31,8 +31,10 @@ def check_command(
     Exit status 0 when no ERROR was found (warnings allowed), 1 otherwise, 2 when ROOT is not a dataset.
     """
     from ramkit.check import check, print_report
-    from ramkit.io.atomic import write_json
+    from ramkit.io.atomic import check_output_file, write_json
 
+    if json_out is not None:
+        check_output_file(json_out, "--json")
     reports = [check(r) for r in dataset_roots(root)]
     for rep in reports:
         print_report(rep)

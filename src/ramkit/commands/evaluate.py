@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
 def _load_npy(path: Path):
     import numpy as np
 
+    from ramkit.validate import require_file
+
+    require_file(path, "mask file")
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -163,10 +166,12 @@ def segmentation_command(
     ] = None,
 ) -> None:
     """Segmentation metrics (DSC, NSD, VOE, MSD, RAVD, overlap-aware DSC_O/NSD_O, BE REC/PREC/F1)."""
+    from ramkit.io.atomic import check_output_file
     from ramkit.metrics import SegmentationEvaluator
     from ramkit.metrics.segmentation import EMPTY_POLICIES
     from ramkit.progress import track
 
+    check_output_file(out, "--out")
     if task not in SEG_CLI_TASKS:
         raise RamkitError(f"--task must be one of {', '.join(SEG_CLI_TASKS)}, got {task!r}")
     conv = _convention(convention, "w600" if task == "wrist" else "h1200")
@@ -266,9 +271,9 @@ def _read_scores(path: Path, kind: str):
     import pandas as pd
 
     from ramkit import anatomy
+    from ramkit.validate import require_file, score_problem
 
-    if not path.is_file():
-        raise RamkitError("scores file not found", path)
+    require_file(path, "scores file")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -293,7 +298,7 @@ def _read_scores(path: Path, kind: str):
             value = float(score)
         except ValueError:
             raise RamkitError(f"line {i}: score {score!r} is not a number", path) from None
-        if not value.is_integer() or int(value) not in allowed:
+        if score_problem(value, sorted(allowed)):
             raise RamkitError(f"line {i}: score {score!r} is not in the score set {sorted(allowed)}", path)
         key = (hand, j.stem)
         if key in rows:
@@ -320,9 +325,11 @@ def scores_command(
     ] = None,
 ) -> None:
     """Joint-score metrics: QWK, MAE, BACC, ACC, W1-ACC, P/N metrics (or binary ACC…DOR), Spearman of totals."""
+    from ramkit.io.atomic import check_output_file
     from ramkit.metrics import BinaryEvaluator, ScoreEvaluator
     from ramkit.metrics.evaluators import plot_confusion, plot_confusion_grid
 
+    check_output_file(out, "--out")
     if kind not in ("be", "jsn", "binary"):
         raise RamkitError(f"--kind must be be, jsn or binary, got {kind!r}")
     if qwk_weights not in ("rank", "value"):

@@ -25,8 +25,10 @@ def register(app: typer.Typer) -> None:
         wrists: int = typer.Option(None, "--wrists", help="Number of wrist crops (default: same as --hands)."),
     ) -> None:
         """Generate a synthetic cohort of phantom hands and wrists with masks, lesions, joint boxes and scores."""
+        from ramkit.io.atomic import check_output_dir
         from ramkit.synth import generate_cohort
 
+        check_output_dir(out)
         info = generate_cohort(out, hands=hands, seed=seed, size=size, progress=True, wrists=wrists)
         h, w = info["hand"], info["wrist"]
         typer.echo(

@@ -90,13 +90,18 @@ def train_command(task: str, config: Path | None = None, set_: list[str] | None 
     for req in ("data", "out"):
         if not base.get(req):
             raise RamkitError(f"--{req} is required (on the command line or in --config)")
+    from ramkit.io.atomic import check_output_dir
+    from ramkit.train.checkpoint import run_dir_guard
+
+    check_output_dir(base["out"], "--out")
     from ramkit.models import resolve_name
     from ramkit.train.trainer import TrainConfig, fit
 
     if base.get("model"):
         resolve_name(str(base["model"]))
     cfg = TrainConfig.from_dict(base, where=str(config) if config else "options")
-    run = fit(cfg)
+    with run_dir_guard(cfg.out):  # a failed train leaves no empty run folder
+        run = fit(cfg)
     typer.echo(f"trained {task}: run directory {run}")
 
 
@@ -142,16 +147,34 @@ def test_command(
     ),
     amp: bool = typer.Option(False, "--amp", help="Use the run's autocast mode (default: fp32, as the papers)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write OUT/report.html and OUT/tables/."),
+    allow_invalid_data: bool = typer.Option(
+        False, "--allow-invalid-data", help="Test even when `ramkit check` finds errors (noted in the summary)."
+    ),
 ) -> None:
     """Evaluate the selected model: predictions, per-case metrics, summary, confusion matrices, timing."""
+    from ramkit.io.atomic import check_output_dir
     from ramkit.metrics.conventions import CONVENTIONS
     from ramkit.train.evaluate import run_test
+    from ramkit.validate import check_device, check_threads
 
+    check_device(device)
+    check_threads(threads)
     if convention is not None and convention.lower() not in CONVENTIONS:
         from ramkit.errors import RamkitError
 
         raise RamkitError(f"--convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
-    s = run_test(run, data, split=split, out=out, device=device, threads=threads, convention=convention, amp=amp)
+    check_output_dir(out if out is not None else run / f"test_{split}", "--out")
+    s = run_test(
+        run,
+        data,
+        split=split,
+        out=out,
+        device=device,
+        threads=threads,
+        convention=convention,
+        amp=amp,
+        allow_invalid_data=allow_invalid_data,
+    )
     head = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     t = s["timing"]
     typer.echo(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in head.items()))
@@ -197,8 +220,13 @@ def predict_command(
     Radiographs (BMP/PNG/TIFF 8/16-bit or DICOM) of left hands are mirrored to right-hand orientation for the model
     and the masks are mirrored back, so outputs always lie on the input file's grid.
     """
+    from ramkit.io.atomic import check_output_dir
     from ramkit.train.evaluate import run_predict
+    from ramkit.validate import check_device, check_threads
 
+    check_device(device)
+    check_threads(threads)
+    check_output_dir(out, "--out")
     if side is not None and side.upper() not in ("L", "R"):
         from ramkit.errors import RamkitError
 
@@ -231,8 +259,16 @@ def bench_command(
     ),
 ) -> None:
     """Synthetic cohort -> check -> brief training of every task -> test -> one summary table per task."""
+    from ramkit.errors import RamkitError
+    from ramkit.io.atomic import check_output_dir
     from ramkit.train.bench import run_bench
+    from ramkit.validate import check_device, check_threads
 
+    check_device(device)
+    check_threads(threads)
+    if not epochs_scale > 0:
+        raise RamkitError(f"must be > 0, got {epochs_scale}", "--epochs-scale")
+    check_output_dir(out)
     run_bench(
         out,
         budget="quick" if quick else budget,

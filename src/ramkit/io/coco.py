@@ -8,6 +8,7 @@ category (pycocotools ``merge`` = union), so a whole split is never held in memo
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -93,15 +94,44 @@ class CocoImage:
         return Path(self.file_name).stem
 
 
+#: largest image side a COCO entry may declare (larger than any radiograph; guards against absurd allocations)
+MAX_SIDE = 65535
+
+
+def _checked_annotation(ann: object) -> int:
+    """Check one annotation's ids and bbox (ValueError naming the field); normalises ids to int, returns image id."""
+    if not isinstance(ann, dict):
+        raise ValueError(f"annotation {ann!r} is not an object")
+    for key in ("image_id", "category_id"):
+        v = ann[key]
+        try:
+            f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else math.nan
+        except ValueError:
+            f = math.nan
+        if not math.isfinite(f) or f != int(f):
+            raise ValueError(f"'{key}' {v!r} of annotation {ann.get('id')}")
+        ann[key] = int(f)
+    if "bbox" in ann:
+        from ramkit.validate import box_problem
+
+        b = ann["bbox"]
+        ok = isinstance(b, list) and len(b) == 4
+        ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
+        if not ok or (box_problem(b, 2**31, 2**31) or "").endswith("not finite"):
+            raise ValueError(f"'bbox' {b!r} of annotation {ann.get('id')}: expected [x, y, w, h] numbers")
+    return int(ann["image_id"])
+
+
 class CocoFile:
     """An indexed COCO JSON file. Nothing is decoded until :meth:`masks` is called for one image."""
 
     def __init__(self, path: str | os.PathLike):
+        from ramkit.validate import duplicates, read_bytes
+
         self.path = Path(path)
-        if not self.path.is_file():
-            raise RamkitError("COCO file not found", self.path)
+        raw = read_bytes(self.path, "COCO file")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RamkitError(f"malformed JSON ({exc})", self.path) from None
         if not isinstance(data, dict) or not all(k in data for k in ("images", "annotations", "categories")):
@@ -117,11 +147,17 @@ class CocoFile:
                     width=int(im["width"]),
                     extra=im.get("extra") or {},
                 )
+            for im in self.images.values():
+                if not (1 <= im.height <= MAX_SIDE and 1 <= im.width <= MAX_SIDE):
+                    raise ValueError(f"'height'/'width' of image {im.id}: {im.height}x{im.width} not in 1..{MAX_SIDE}")
             self._anns: dict[int, list[dict]] = defaultdict(list)
             for ann in data["annotations"]:
-                self._anns[int(ann["image_id"])].append(ann)
-        except (KeyError, TypeError, ValueError) as exc:
+                self._anns[_checked_annotation(ann)].append(ann)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise RamkitError(f"malformed COCO entry (missing or bad field {exc})", self.path) from None
+        #: ids / file names listed more than once in ``images`` (``ramkit check`` reports them; the last one wins)
+        self.duplicate_ids = duplicates(int(im["id"]) for im in data["images"])
+        self.duplicate_file_names = duplicates(str(im["file_name"]) for im in data["images"])
         self.by_file_name: dict[str, CocoImage] = {im.file_name: im for im in self.images.values()}
         self.by_stem: dict[str, CocoImage] = {im.stem: im for im in self.images.values()}
         self.category_ids: dict[str, int] = {name: cid for cid, name in self.categories.items()}

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ramkit import anatomy
+from ramkit import validate as rules
 from ramkit.errors import RamkitError, warn
 from ramkit.io.coco import CocoFile, CocoImage
-from ramkit.io.images import image_size, read_gray, read_gray8
+from ramkit.io.images import image_size, read_gray
 
 H1200_DIRNAME = "RAM-H1200-v1"
 BONE_JSON = "_annotations_bone_rle.coco.json"
@@ -106,9 +107,7 @@ class SegSample:
 
     def image(self) -> np.ndarray:
         """uint8 H×W radiograph as stored (released left hands are already flipped)."""
-        img = read_gray(self.image_path)
-        if img.dtype != np.uint8:
-            raise RamkitError(f"expected an 8-bit image, got {img.dtype}", self.image_path)
+        img = read_dataset_image(self.image_path)
         if img.shape != (self.height, self.width):
             raise RamkitError(
                 f"image is {img.shape[0]}x{img.shape[1]} but its COCO entry says {self.height}x{self.width}",
@@ -171,18 +170,36 @@ class ScoreSample:
 
     def image(self, orient: bool = False) -> np.ndarray:
         """uint8 H×W ROI crop as stored; ``orient=True`` flips mirrored crops to right-hand orientation."""
-        img = read_gray8(self.path)
+        img = read_dataset_image(self.path)
         return np.ascontiguousarray(img[:, ::-1]) if orient and self.mirrored else img
 
 
+def read_dataset_image(path: Path) -> np.ndarray:
+    """A dataset image or ROI crop (either layout): uint8 H×W; anything but 8-bit grey raises (``ramkit.validate``)."""
+    img = read_gray(path)
+    problem = rules.image_dtype_problem(img.dtype)
+    if problem:
+        raise RamkitError(problem, path)
+    return img
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    dup = rules.duplicates(k for k, _ in pairs)
+    if dup:
+        raise ValueError(f"duplicate key {dup[0]!r}")
+    return dict(pairs)
+
+
 def load_json(path: Path) -> object:
-    """Parse a JSON file; RamkitError naming the file when missing or malformed."""
-    if not path.is_file():
-        raise RamkitError("file not found", path)
+    """Parse a JSON file; RamkitError naming the file when missing, not a regular file, malformed or when an
+    object repeats a key (JSON would silently keep the last one)."""
+    raw = rules.read_bytes(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RamkitError(f"malformed JSON ({exc})", path) from None
+    except ValueError as exc:
+        raise RamkitError(str(exc), path) from None
 
 
 def resolve_root(root: str | os.PathLike) -> Path:
@@ -239,6 +256,9 @@ class H1200:
         if not d.is_dir():
             raise RamkitError(f"split folder {split!r} not found", d)
         bone = self.coco(d / BONE_JSON)
+        if bone.duplicate_ids or bone.duplicate_file_names:
+            dup = (bone.duplicate_ids or bone.duplicate_file_names)[0]
+            raise RamkitError(f"duplicate image {dup!r} in images (run `ramkit check`)", bone.path)
         bone_channel_names(bone)
         unknown = bone.unknown_category_ids()
         if unknown:
@@ -318,12 +338,10 @@ class H1200:
                 if j.key not in entry:
                     missing_key.append(f"{hand}/{j.key}")
                     continue
-                score = entry[j.key]
-                if isinstance(score, bool) or not isinstance(score, (int, float)) or int(score) != score:
-                    raise RamkitError(f"{file_name} {j.key}: score {score!r} is not an integer", path)
-                score = int(score)
-                if score not in allowed:
-                    raise RamkitError(f"{file_name} {j.key}: score {score} not in {list(allowed)}", path)
+                problem = rules.score_problem(entry[j.key], allowed)
+                if problem:
+                    raise RamkitError(f"{file_name} {j.key}: {problem}", path)
+                score = int(entry[j.key])
                 roi = d / hand / f"{j.stem}.bmp"
                 if not roi.is_file():
                     missing_roi.append(f"{hand}/{j.stem}.bmp")
@@ -384,6 +402,9 @@ def coco_joint_boxes(coco: CocoFile, kind: str) -> dict[str, dict[str, tuple[flo
             if len(bxs) > 1:
                 repeated.append(f"{stem}/{joint.stem}")
             b = bxs[0]
+            problem = rules.box_problem(b, im.height, im.width)
+            if problem:
+                raise RamkitError(f"{im.file_name} {joint.stem}: {problem}", coco.path)
             boxes[joint.stem] = (b[0], b[1], b[2], b[3])
         out[stem] = boxes
     if repeated:

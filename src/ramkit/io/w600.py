@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ramkit import anatomy
+from ramkit import validate as rules
 from ramkit.errors import RamkitError, warn
 from ramkit.io.coco import CocoFile
-from ramkit.io.h1200 import ScoreSample, _format_list, coco_joint_boxes, load_json, side_of_stem
-from ramkit.io.images import image_size, read_gray8
+from ramkit.io.h1200 import ScoreSample, _format_list, coco_joint_boxes, load_json, read_dataset_image, side_of_stem
+from ramkit.io.images import image_size
 
 W600_DIRNAME = "RAM-W600"
 SEG_DIR = "BoneSegmentation"
@@ -46,6 +47,7 @@ def canonical_joint(name: str) -> anatomy.Joint | None:
 
 def load_mask_header(path: Path) -> np.ndarray:
     """Memory-map an npy mask (no pickles); RamkitError naming the file when unreadable."""
+    rules.require_file(path, "mask file")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
@@ -85,14 +87,18 @@ class WristSegSample:
     def image(self, orient: bool = False) -> np.ndarray:
         """uint8 H×W wrist radiograph as stored; ``orient=True`` flips left wrists to right-hand orientation
         (what the official RAM-W600 segmentation code does for stems ending in ``L``)."""
-        img = read_gray8(self.image_path)
+        img = read_dataset_image(self.image_path)
         return np.ascontiguousarray(img[:, ::-1]) if orient and self.mirrored else img
 
     def masks(self, orient: bool = False) -> np.ndarray:
         """uint8 14×H×W masks in ``anatomy.WRIST_BONES`` order (values 0/1); ``orient`` as in :meth:`image`."""
         arr = load_mask_header(self.mask_path)
         validate_mask(arr, self.mask_path, (self.height, self.width))
-        out = (np.asarray(arr) > 0).astype(np.uint8)
+        values = np.asarray(arr)
+        bad = rules.mask_values_problem(np.unique(values).tolist())
+        if bad is not None and bad[0] == "ERROR":
+            raise RamkitError(bad[1], self.mask_path)
+        out = (values > 0).astype(np.uint8)
         return np.ascontiguousarray(out[:, :, ::-1]) if orient and self.mirrored else out
 
 
@@ -207,10 +213,9 @@ class W600:
                 joint = canonical_joint(name)
                 if joint is None:
                     raise RamkitError(f"{ident}: unknown joint {name!r}", gt_path)
-                if isinstance(score, bool) or not isinstance(score, (int, float)) or int(score) != score:
-                    raise RamkitError(f"{ident} {name}: score {score!r} is not an integer", gt_path)
-                if int(score) not in allowed:
-                    raise RamkitError(f"{ident} {name}: score {int(score)} not in {list(allowed)}", gt_path)
+                problem = rules.score_problem(score, allowed)
+                if problem:
+                    raise RamkitError(f"{ident} {name}: {problem}", gt_path)
                 scores[joint.stem] = int(score)
             side = side_of_stem(ident) or (str(entry.get("hand", "")).upper()[:1] or None)
             files = {}

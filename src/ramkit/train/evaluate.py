@@ -55,10 +55,13 @@ def run_test(
     threads: int | None = None,
     convention: str | None = None,
     amp: bool = False,
+    allow_invalid_data: bool = False,
 ) -> dict:
     """Evaluate the selected model of ``run`` on ``split`` of ``data``; writes everything under ``out``.
 
     ``convention`` (``"h1200"`` / ``"w600"``, :mod:`ramkit.metrics.conventions`): default = the run's dataset's.
+    The data pass :func:`ramkit.validate.require_valid` first (``allow_invalid_data`` overrides, recorded in the
+    summary); a run whose training did not finish gets a ``note`` saying so in the summary.
 
     Returns the summary dict (headline metrics, timing). Files: ``predictions.json`` (COCO RLE) or
     ``predictions.csv``, ``per_case.csv``, ``summary.csv``, ``summary.json``, ``confusion.csv`` (scoring/binary),
@@ -68,11 +71,14 @@ def run_test(
     autocast mode instead.
     """
     from ramkit.metrics.conventions import for_dataset, get_convention
+    from ramkit.train.checkpoint import is_finished, last_epoch
     from ramkit.train.data import cases, open_dataset, splits_of
     from ramkit.train.trainer import amp_mode, load_run, pick_device
+    from ramkit.validate import require_valid
 
     dev = pick_device(device)
     model, spec, cfg, meta = load_run(run, "best", dev)
+    data_errors = [] if dataset is not None else require_valid(data, spec.dataset, allow_invalid_data)
     amp_dtype = amp_mode(cfg.amp, dev) if amp else "none"
     if threads or cfg.threads:
         torch.set_num_threads(int(threads or cfg.threads))
@@ -97,6 +103,10 @@ def run_test(
         "amp": amp_dtype,
         "run": os.fspath(run),
     }
+    if is_finished(run) is False:
+        summary["note"] = f"training did not finish (last epoch {last_epoch(run)}); this is an intermediate model"
+    if data_errors:
+        summary.update(allow_invalid_data=True, data_errors=len(data_errors))
     summary.update(spec.kind.test(spec, model, cfg, items, out, dev, amp_dtype, warmup, quiet, split, convention=conv))
     summary.update(_test_extras(spec, ds, out, model, cfg, items))
     flat = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}

@@ -8,7 +8,6 @@ checkpoints in safetensors, resumable so that an interrupted run ends with the s
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import random
@@ -84,6 +83,9 @@ class TrainConfig:
     threads: int | None = _opt("torch CPU threads.")
     tensorboard: bool | None = _opt("Write TensorBoard events under RUN/tb.", True)
     resume: bool | None = _opt("Continue from RUN/last.* when present.", True)
+    allow_invalid_data: bool | None = _opt(
+        "Train even when `ramkit check` finds errors in the data (recorded in the run).", False
+    )
     model_kw: dict | None = _opt("Extra model constructor arguments (YAML mapping; --set model_kw={filters: [8, 16]}).")
 
     def resolve(self) -> TrainConfig:
@@ -104,26 +106,18 @@ class TrainConfig:
         d["model_kw"] = dict(d["model_kw"] or {})
         if isinstance(d["ordinal_pos_weight"], str) and d["ordinal_pos_weight"].lower() in ("true", "false"):
             d["ordinal_pos_weight"] = d["ordinal_pos_weight"].lower() == "true"
-        choices = {
-            "amp": ("auto", "bf16", "fp16", "none"),
-            "device": ("auto", "cpu", "cuda"),
-            "target": ("be", "jsn", "total"),
-            "model_size": ("base", "tiny"),
-        }
-        for k, allowed in choices.items():
+        from ramkit.validate import check_train_options
+
+        check_train_options(d)  # numbers, fractions, choices: one line naming the option
+        for k, allowed in {"amp": ("auto", "bf16", "fp16", "none"), "device": ("auto", "cpu", "cuda")}.items():
             if d[k] not in allowed:
                 raise RamkitError(f"unknown --{k.replace('_', '-')} {d[k]!r}; expected one of: {', '.join(allowed)}")
         if d["ordinal_pos_weight"] not in (True, False, "sqrt"):
             raise RamkitError(f"ordinal_pos_weight must be true, false or 'sqrt' (got {d['ordinal_pos_weight']!r})")
-        if d["mil_scheme"] not in (1, 2):
-            raise RamkitError(f"--mil-scheme must be 1 or 2 (got {d['mil_scheme']})")
         if not 0.05 <= float(d["input_scale"]) <= 4.0:
             raise RamkitError(f"--input-scale must be in [0.05, 4] (got {d['input_scale']})")
         if not 0.0 <= float(d["val_overlap"]) < 1.0:
             raise RamkitError(f"val_overlap must be in [0, 1) (got {d['val_overlap']})")
-        for k in ("epochs", "batch_size", "patch_size", "mil_tiles"):
-            if int(d[k]) < 1:
-                raise RamkitError(f"--{k.replace('_', '-')} must be >= 1 (got {d[k]})")
         return TrainConfig(**d)
 
     @classmethod
@@ -273,6 +267,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     from ramkit.progress import track
     from ramkit.train import checkpoint as ck
     from ramkit.train.data import cases, open_dataset, splits_of
+    from ramkit.validate import check_model_input, require_valid
 
     cfg = cfg.resolve()
     spec = get_task(cfg.task)
@@ -282,14 +277,18 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
+    data_errors = [] if dataset is not None else require_valid(cfg.data, spec.dataset, cfg.allow_invalid_data)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
+        ck.sweep(run)
 
     ds = dataset if dataset is not None else open_dataset(spec, cfg.data)
     train_cases = cases(spec, ds, "train", cfg.be_protocol)
     val_cases = cases(spec, ds, "val", cfg.be_protocol) if "val" in splits_of(ds) else []
     seed_everything(cfg.seed + rank)
     model = build_model(cfg, spec).to(device)
+    if spec.kind.input != "bag":  # MIL bags are probed by their own patch classifier
+        check_model_input(model, cfg.patch_size, device, seg=spec.model_kind == "seg")
     spec.kind.prepare(spec, cfg, model, train_cases, val_cases, device, run)
     loss_fn = spec.kind.loss(spec, cfg, train_cases).to(device)
     opt = spec.kind.optimizer(spec, cfg, model)
@@ -297,8 +296,9 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
 
     meta = {"epoch": -1, "best": -math.inf, "best_epoch": -1, "bad_epochs": 0}
-    if cfg.resume and (run / "last.json").is_file():
-        old = ck.read_json(run / "last.json")
+    resume_dir = ck.current_dir(run) if cfg.resume else None
+    if resume_dir is not None:
+        old = ck.read_json(resume_dir / "last.json")
         if old.get("task") != cfg.task or old.get("model") != cfg.model:
             raise RamkitError(
                 f"holds a run of task {old.get('task')} / model {old.get('model')}, not "
@@ -319,7 +319,6 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
 
     train_cases, val_cases = spec.kind.prepare_cases(spec, cfg, train_cases, val_cases)
     train_ds = spec.kind.train_dataset(spec, cfg, train_cases, model, device)
-    log_path = run / "log.csv"
     writer = None
     if rank == 0 and cfg.tensorboard:
         try:
@@ -340,11 +339,15 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         "config": asdict(cfg),
         "seed": cfg.seed,
     }
+    if data_errors:
+        base_meta["data_errors"] = data_errors
     t_start = time.perf_counter()
     epoch = int(meta["epoch"]) + 1
+    interrupted = False  # stopped by ``stop_after``: the run is not finished
     try:
         while epoch < cfg.epochs:
             if stop_after is not None and epoch >= stop_after:
+                interrupted = True
                 break
             train_ds.set_epoch(epoch)
             if world > 1:
@@ -406,15 +409,11 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 improved = score > meta["best"]
                 if improved:
                     meta.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-                    ck.save_weights(model, run / "best.safetensors")
                 else:
                     meta["bad_epochs"] = int(meta["bad_epochs"]) + 1
                 meta["epoch"] = epoch
                 full = {**base_meta, **meta, "metrics": metrics}
-                if improved:
-                    ck.write_json(run / "best.json", full, indent=2)
-                ck.save_training_state(run, model, opt, sched, scaler, full)
-                _append_csv(log_path, row)
+                ck.save_checkpoint(run, model, opt, sched, scaler, full, improved=improved, log_row=row)
                 if writer is not None:
                     for k, v in row.items():
                         if k != "epoch":
@@ -438,6 +437,8 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     finally:
         if writer is not None:
             writer.close()
+    if rank == 0 and not interrupted:
+        ck.mark_finished(run)
     if world > 1:
         import torch.distributed as dist
 
@@ -450,25 +451,6 @@ def to_device(x, device: torch.device):
     if isinstance(x, (tuple, list)):
         return type(x)(to_device(v, device) for v in x)
     return x.to(device, non_blocking=True)
-
-
-def _append_csv(path: Path, row: dict) -> None:
-    """Append one row to the per-epoch CSV log (header from the first row; new columns extend it)."""
-    rows = []
-    if path.is_file():
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        rows = [r for r in rows if int(r["epoch"]) < int(row["epoch"])]  # resumed runs rewrite later epochs
-    rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    from ramkit.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
 
 
 def load_run(run: str | os.PathLike, which: str = "best", device: torch.device | str = "cpu"):
