@@ -227,12 +227,12 @@ def _be_bones(stem: str) -> tuple[tuple[str, tuple[float, float]], ...]:
     fingers = {"T": 1, "I": 2, "M": 3, "R": 4, "S": 5}
     if stem.startswith("MCP-"):
         f = fingers[stem[-1]]
-        return ((f"MC{f}", (0.80, 1.0)), (f"PP{f}", (0.0, 0.18)))
+        return ((f"MC{f}", (0.91, 1.0)), (f"PP{f}", (0.0, 0.12)))
     if stem.startswith("PIP-"):
         f = fingers[stem[-1]]
-        return ((f"PP{f}", (0.78, 1.0)), (f"MP{f}", (0.0, 0.2)))
+        return ((f"PP{f}", (0.88, 1.0)), (f"MP{f}", (0.0, 0.16)))
     return {
-        "IP": (("PP1", (0.78, 1.0)), ("DP1", (0.0, 0.2))),
+        "IP": (("PP1", (0.86, 1.0)), ("DP1", (0.0, 0.18))),
         "CMC-T": (("MC1", (0.0, 0.15)),),
         "R": (("Radius", (0.0, 0.12)),),
         "U": (("Ulna", (0.0, 0.12)),),
@@ -468,7 +468,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             base_r = r_prev + FINGER_GAP_MM
             shift = g - FINGER_GAP_MM
             shaft = r * (0.62 if kind != "DP" else 0.55)
-            local = long_bone(L, r, shaft, base_r * 0.98, "concave", base_r, shift, rng)
+            local = long_bone(L, r, shaft, min(0.93 * base_r, 1.02 * r_prev), "concave", base_r, shift, rng)
             name = f"{kind}{f}"
             bones[name] = Bone(name, local, _frame(ang_b), c_prev.copy())
             heads[name] = (c_prev + _dir(ang_b) * L, r, ang_b)

@@ -59,6 +59,8 @@ class HandDrawing:
     spacing_mm: float
     bone_parts: dict[str, list[np.ndarray]] = field(default_factory=dict)  # one mask per COCO annotation
     lesion_parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    lesion_joints: list[str | None] = field(default_factory=list)  # BE joint stem each lesion part counts for
+    lesion_bones: list[str] = field(default_factory=list)  # bone each lesion part was removed from
     object_parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
     values: dict[str, float] = field(default_factory=dict)  # "be:<stem>" eroded fraction, "jsn:<stem>" gap ratio
 
@@ -140,6 +142,52 @@ def _add_lip(a: np.ndarray, b: np.ndarray, sp: float, rng: np.random.Generator) 
     ac |= lip
 
 
+def _clean_masks(masks: dict, full_masks: dict, bite_px: dict) -> None:
+    """Make every bone mask one solid body (in place): fill unlabelled holes, drop stray fragments.
+
+    A hole (pixels enclosed by the bone that are neither bone nor one of its lesions, e.g. where a lip wrapped
+    round) is filled in the label and in the drawn bone. A fragment (any component but the largest; the
+    sesamoids keep every component of ``labels.SESAMOID_MIN_PX`` or more) that touches one of the bone's lesions
+    was cut off by that bite: it joins the lesion (its attenuation is removed with it); any other fragment
+    (a rasterised sliver) is removed from the label and from the drawn bone.
+    """
+    for name, m in masks.items():
+        for _ in range(4):  # dropping a diagonal sliver can open a hole, filling one can join a sliver
+            if not _clean_once(name, m, full_masks[name], bite_px.get(name, [])):
+                break
+
+
+def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> bool:
+    """One fill-then-drop pass of :func:`_clean_masks`; True when it changed something."""
+    from ramkit.synth.labels import SESAMOID_MIN_PX, bone_holes
+
+    if not m.any():
+        return False
+    changed = False
+    les = np.any([x for x, _ in les_list], axis=0) if les_list else None
+    holes = bone_holes(m, les)
+    if holes.any():
+        m |= holes
+        full |= holes
+        changed = True
+    lab, n = ndimage.label(m)
+    if n > 1:
+        sizes = np.bincount(lab.ravel())[1:]
+        keep = sizes >= SESAMOID_MIN_PX if name == "Sesamoid" else np.arange(n) == int(np.argmax(sizes))
+        if not keep.any():
+            keep[int(np.argmax(sizes))] = True
+        for k in np.flatnonzero(~keep):
+            frag = lab == k + 1
+            m &= ~frag
+            changed = True
+            touching = [x for x, _ in les_list if (ndimage.binary_dilation(frag) & x).any()]
+            if touching:
+                touching[0] |= frag
+            else:
+                full &= ~frag
+    return changed
+
+
 def draw_hand(
     rng: np.random.Generator,
     anat: HandAnatomy | None = None,
@@ -196,6 +244,8 @@ def draw_hand(
     full_masks = {k: v.copy() for k, v in masks.items()}
     bite_px: dict[str, list[tuple[np.ndarray, float]]] = {}
     lesion_parts: list[tuple[str, np.ndarray]] = []
+    lesion_joints: list[str | None] = []
+    lesion_bones: list[str] = []
     for bt in geo.bites:
         bone = geo.bones[bt.bone]
         c = to_px(bone.to_hand(bt.center[None]))[0]
@@ -209,6 +259,8 @@ def draw_hand(
         masks[bt.bone] &= ~les
         bite_px.setdefault(bt.bone, []).append((les, bt.clarity))
         lesion_parts.append((bt.category, les))
+        lesion_joints.append(bt.joint)
+        lesion_bones.append(bt.bone)
     # the 14 overlap pairs overlap in a PA projection: add a small lip where the drawn outlines do not
     bitten = {k: np.any([m for m, _ in v], axis=0) for k, v in bite_px.items()}
     for a, b in anatomy.OVERLAP_PAIRS:
@@ -218,6 +270,7 @@ def draw_hand(
             if a in bitten:
                 masks[a] &= ~bitten[a] | before
             full_masks[a] |= masks[a]
+    _clean_masks(masks, full_masks, bite_px)
     for name in parts:
         if len(parts[name]) == 1:
             parts[name] = [masks[name]]
@@ -264,10 +317,16 @@ def draw_hand(
         obj[anatomy.NON_BONE_OBJECTS.index(cat)] |= m
 
     be_scores, jsn_scores, be_boxes, jsn_boxes, values = {}, {}, {}, {}, {}
+    scored: dict[str, np.ndarray] = {}
+    for (_, les), joint in zip(lesion_parts, lesion_joints, strict=True):
+        if joint is not None:
+            scored[joint] = scored[joint] | les if joint in scored else les.copy()
     for j in geo.joints:
         c = to_px(j.center[None])[0]
         side = j.side_mm / sp
         box = _clamp_box(c, side, W, H)
+        if j.kind == "be" and j.score > 0 and j.stem in scored:
+            box = _box_holding(box, scored[j.stem], W, H)
         if j.kind == "be":
             be_scores[j.stem], be_boxes[j.stem] = j.score, box
         else:
@@ -285,6 +344,8 @@ def draw_hand(
         spacing_mm=sp,
         bone_parts={k: [p.astype(np.uint8) for p in v] for k, v in parts.items()},
         lesion_parts=[(c, m.astype(np.uint8)) for c, m in lesion_parts],
+        lesion_joints=lesion_joints,
+        lesion_bones=lesion_bones,
         object_parts=[(c, m.astype(np.uint8)) for c, m, _ in obj_parts],
         values=values,
     )
@@ -298,6 +359,21 @@ def _clamp_box(c: np.ndarray, side: float, W: int, H: int) -> tuple[int, int, in
     x = min(max(x, 0), W - s)
     y = min(max(y, 0), H - s)
     return x, y, s, s
+
+
+def _box_holding(box: tuple[int, int, int, int], les: np.ndarray, W: int, H: int) -> tuple[int, int, int, int]:
+    """``box`` shifted (and, only if shifting cannot do it, enlarged) so that it holds every pixel of ``les``."""
+    x, y, s, _ = box
+    rows, cols = np.flatnonzero(les.any(1)), np.flatnonzero(les.any(0))
+    if len(rows) == 0:
+        return box
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if c0 >= x and c1 <= x + s and r0 >= y and r1 <= y + s:
+        return box
+    s = max(s, c1 - c0 + 2, r1 - r0 + 2)
+    nx = min(max(x, c1 + 1 - s), c0 - 1)
+    ny = min(max(y, r1 + 1 - s), r0 - 1)
+    return _clamp_box(np.array([nx + s / 2, ny + s / 2]), s, W, H)
 
 
 def _soft_tissue(masks, geo: HandGeometry, to_px, sp: float, shape) -> np.ndarray:
