@@ -294,8 +294,8 @@ def draw_hand(
     if objects:
         obj_parts = _objects(geo, to_px, rng, shape, sp)
 
-    image = _form_image(
-        rng,
+    image, bar = _form_image(
+        np.random.default_rng(rng.integers(2**63)),
         full_masks,
         bite_px,
         soft,
@@ -316,6 +316,13 @@ def draw_hand(
     for cat, m, _ in obj_parts:
         obj[anatomy.NON_BONE_OBJECTS.index(cat)] |= m
 
+    if bar:  # nothing is labelled under the padding bar
+        for arr in [bones, be, obj] + [p for v in parts.values() for p in v]:
+            arr[..., :bar, :] = 0
+        for _, m in lesion_parts:
+            m[:bar] = False
+        for _, m, _ in obj_parts:
+            m[:bar] = False
     be_scores, jsn_scores, be_boxes, jsn_boxes, values = {}, {}, {}, {}, {}
     scored: dict[str, np.ndarray] = {}
     for (_, les), joint in zip(lesion_parts, lesion_joints, strict=True):
@@ -454,49 +461,153 @@ def _objects(geo: HandGeometry, to_px, rng: np.random.Generator, shape, sp: floa
     return result
 
 
+@dataclass
+class Acquisition:
+    """Per-radiograph exposure and processing, drawn from wide ranges (``Acquisition.draw``).
+
+    ``k_mu``: attenuation scale of 1 - exp(-k·μ) (exposure / kVp); ``gamma``, ``lo``, ``hi``: tone curve and
+    window (black / white level); ``heel``: relative intensity gradient (anode-heel effect) along y and x;
+    ``soft``: soft-tissue attenuation; ``usm``: unsharp-mask layers (sigma mm, amount) — processed radiographs
+    enhance edges at several scales, which leaves halos; ``blur_mm``: system blur; ``noise``: noise sd (0..1
+    units) and its correlation length (mm); ``bits``: quantisation; ``bar``/``collimation``/``marker``: padding
+    bar height (mm, 0 = none), collimation edge (side, depth mm, level; side -1 = none), L/R marker corner (-1 =
+    none).
+    """
+
+    k_mu: float
+    gamma: float
+    lo: float
+    hi: float
+    heel: tuple[float, float]
+    soft: float
+    soft_tex: float
+    usm: tuple[tuple[float, float], ...]
+    blur_mm: float
+    noise: tuple[float, float]
+    bits: int
+    bar: float
+    collimation: tuple[int, float, float]
+    marker: int
+
+    @staticmethod
+    def draw(rng: np.random.Generator, style: tuple[float, float, float, float, int]) -> Acquisition:
+        """Draw around a centre's ``style`` (gamma, black, white, noise sd, bits) with wide per-image spread."""
+        gamma, lo, hi, noise_sd, bits = style
+        u = rng.uniform
+        return Acquisition(
+            k_mu=float(u(0.9, 1.4)),
+            gamma=float(gamma * np.exp(rng.normal(0, 0.18))),
+            lo=float(np.clip(lo + rng.normal(0, 0.04), 0.0, 0.2)),
+            hi=float(np.clip(hi + rng.normal(0, 0.03), 0.82, 1.0)),
+            heel=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.04))),
+            soft=float(u(0.3, 0.6)),
+            soft_tex=float(u(0.04, 0.14)),
+            usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.3)))),
+            blur_mm=float(u(0.12, 0.26)),
+            noise=(float(noise_sd * u(0.3, 0.8)), float(u(0.01, 0.08))),
+            bits=bits,
+            bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
+            collimation=(int(rng.integers(4)), float(u(1.0, 8.0)), float(u(0.1, 0.9)))
+            if rng.random() < 0.3
+            else (-1, 0.0, 0.0),
+            marker=int(rng.integers(4)) if rng.random() < 0.5 else -1,
+        )
+
+
+def _trabecular(rng: np.random.Generator, shape, sp: float) -> np.ndarray:
+    """Unit-sd trabecular texture: band-pass noise (0.2-0.8 mm) elongated along the bone axis (y) plus an
+    isotropic part, so struts run mostly longitudinally as in the radius and the tubular bones."""
+    n = rng.standard_normal(shape).astype(np.float32)
+    along = ndimage.gaussian_filter(n, (max(0.7 / sp, 0.5), max(0.22 / sp, 0.3)))
+    along -= ndimage.gaussian_filter(n, max(1.6 / sp, 0.8))
+    iso = _bandpass(rng, shape, sp, 0.2, 0.8)
+    t = 0.7 * along / (along.std() + 1e-6) + 0.5 * iso
+    return t / (t.std() + 1e-6)
+
+
+def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng) -> np.ndarray:
+    """Attenuation of one bone in its bounding box: marrow chord term with texture plus a cortical shell whose
+    thickness and brightness vary along the outline; erosion bites remove it (fully or by their clarity)."""
+    mc = m[sl]
+    d = ndimage.distance_transform_edt(mc) * sp
+    half = max(float(d.max()), 1e-3)
+    dens = geo.bones[name].density * rng.uniform(0.9, 1.1)
+    chord = np.sqrt(np.clip(d / half, 0, 1))
+    thick = rng.uniform(0.45, 1.1) * (1 + 0.35 * cortex_mod[sl])
+    thick = np.clip(np.minimum(thick, 0.3 * half + 0.25), 0.2, None)
+    rim = np.exp(-np.maximum(d - sp * 0.5, 0) / thick)
+    att = dens * (0.5 * chord * (1 + 0.09 * tex[sl]) + rng.uniform(0.5, 0.85) * rim * (1 + 0.04 * tex[sl])) * mc
+    for les, clarity in bite_px.get(name, []):
+        soft_les = ndimage.gaussian_filter(les[sl].astype(np.float32), 0.5)
+        att = att * (1 - clarity * np.clip(soft_les * 1.4, 0, 1))
+    return att.astype(np.float32)
+
+
 def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> np.ndarray:
     """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects."""
-    gamma, lo, hi, noise_sd, bits = style
+    acq = Acquisition.draw(rng, style)
     H, W = shape
-    tex = _bandpass(rng, shape, sp, 0.25, 1.1)
+    tex = _trabecular(rng, shape, sp)
+    cortex_mod = _bandpass(rng, shape, sp, 2.0, 8.0)
     mu = np.zeros(shape, np.float32)
-    # soft tissue: rounded cross-section
-    if soft.any():
+    if soft.any():  # soft tissue: rounded cross-section with slow thickness variation
         ds = ndimage.distance_transform_edt(soft) * sp
         mu += (
-            0.42 * np.sqrt(np.clip(ds / 10.0, 0, 1)).astype(np.float32) * (1 + 0.04 * _bandpass(rng, shape, sp, 6, 25))
+            acq.soft
+            * np.sqrt(np.clip(ds / 12.0, 0, 1)).astype(np.float32)
+            * (1 + 0.05 * _bandpass(rng, shape, sp, 6, 25) + acq.soft_tex * _bandpass(rng, shape, sp, 1.5, 8))
         )
     for name in anatomy.HAND_BONES:
         if name == "SoftTissue" or name not in masks:
             continue
-        m = masks[name]
-        sl = _bbox(m, 2, shape)
-        if sl is None:
-            continue
-        mc = m[sl]
-        d = ndimage.distance_transform_edt(mc) * sp
-        half = max(float(d.max()), 1e-3)
-        dens = geo.bones[name].density
-        chord = np.sqrt(np.clip(d / half, 0, 1))
-        rim = np.exp(-np.maximum(d - sp * 0.5, 0) / min(1.3, 0.25 * half + 0.3))
-        att = dens * (0.42 * chord * (1 + 0.16 * tex[sl]) + 0.75 * rim)
-        att = att * mc
-        for les, clarity in bite_px.get(name, []):
-            soft_les = ndimage.gaussian_filter(les[sl].astype(np.float32), 0.5)
-            att = att * (1 - clarity * np.clip(soft_les * 1.4, 0, 1))
-        mu[sl] += att.astype(np.float32)
+        sl = _bbox(masks[name], 2, shape)
+        if sl is not None:
+            mu[sl] += _bone_attenuation(name, masks[name], sl, geo, sp, tex, cortex_mod, bite_px, rng)
     for _, m, dens in obj_parts:
         mu += dens * m
-    intensity = 1 - np.exp(-1.15 * mu)
-    # heel effect and a gentle exposure gradient
+    intensity = 1 - np.exp(-acq.k_mu * mu)
     yy = np.linspace(-1, 1, H, dtype=np.float32)[:, None]
     xx = np.linspace(-1, 1, W, dtype=np.float32)[None, :]
-    g = rng.normal(0, 0.04, 2)
-    intensity = intensity * (1 + g[0] * yy + g[1] * xx)
-    intensity = np.clip(intensity / 0.9, 0, 1) ** gamma
-    v = lo + (hi - lo) * intensity
-    v = ndimage.gaussian_filter(v, max(0.3 / sp, 0.45))
-    v = v + rng.normal(0, 1, shape).astype(np.float32) * (noise_sd * (0.5 + np.sqrt(np.clip(v, 0, 1))))
-    levels = 2**bits - 1
+    intensity = intensity * (1 + acq.heel[0] * yy + acq.heel[1] * xx) + 0.03 * (1 + yy) * abs(acq.heel[0])
+    intensity = np.clip(intensity / 0.92, 0, 1) ** acq.gamma
+    v = ndimage.gaussian_filter(intensity, max(acq.blur_mm / sp, 0.4))
+    for sigma_mm, amount in acq.usm:  # multi-scale unsharp masking (edge enhancement with halos)
+        v = v + amount * (v - ndimage.gaussian_filter(v, max(sigma_mm / sp, 0.7)))
+    v = acq.lo + (acq.hi - acq.lo) * v
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), max(acq.noise[1] / sp, 0.3))
+    noise /= noise.std() + 1e-6
+    v = v + noise * acq.noise[0] * (0.5 + np.sqrt(np.clip(v, 0, 1)))
+    v = _acquisition_marks(v, acq, sp, rng)
+    levels = 2**acq.bits - 1
     v = np.round(np.clip(v, 0, 1) * levels) / levels
-    return np.round(v * 255).astype(np.uint8)
+    return np.round(v * 255).astype(np.uint8), (max(int(acq.bar / sp), 1) if acq.bar > 0 else 0)
+
+
+def _acquisition_marks(v: np.ndarray, acq: Acquisition, sp: float, rng: np.random.Generator) -> np.ndarray:
+    """Collimation edge (a shaded band along one side), an L/R lead marker in a corner, a black padding bar."""
+    H, W = v.shape
+    side, depth, level = acq.collimation
+    if side >= 0:
+        n = max(int(depth / sp), 1)
+        band = (slice(0, n), slice(None)) if side == 0 else (slice(None), slice(0, n))
+        if side == 2:
+            band = (slice(H - n, H), slice(None))
+        elif side == 3:
+            band = (slice(None), slice(W - n, W))
+        v[band] = 0.6 * v[band] + 0.4 * level
+    if acq.marker >= 0:
+        s = max(int(6.0 / sp), 4)
+        r0 = int(0.04 * H) if acq.marker < 2 else H - s - int(0.04 * H)
+        c0 = int(0.04 * W) if acq.marker % 2 == 0 else W - s - int(0.04 * W)
+        box = np.zeros((s, s), bool)
+        t = max(s // 5, 1)
+        box[:, :t] = True  # an "L"-like lead letter: bright, sharp
+        box[-t:, :] = True
+        if rng.random() < 0.5:
+            box = box[:, ::-1]
+        v[r0 : r0 + s, c0 : c0 + s][box] = 0.97
+    if acq.bar > 0:  # padding bar: no anatomy is visible (or labelled) under it
+        v[: max(int(acq.bar / sp), 1)] = 0.0
+    return v
+
+
