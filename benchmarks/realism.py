@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'statistic':<11} {'real mean±sd (min … max)':>34} {'synthetic mean±sd (min … max)':>34} {'in range':>8}")
     for r in rows:
         print(
-            f"{r['statistic']:<11} {r['real_mean']:9.2f} ± {r['real_sd']:5.2f} ({r['real_min']:7.2f} … {r['real_max']:7.2f})"
+            f"{r['statistic']:<11} {r['real_mean']:9.2f} ± {r['real_sd']:5.2f}"
+            f" ({r['real_min']:7.2f} … {r['real_max']:7.2f})"
             f" {r['synth_mean']:9.2f} ± {r['synth_sd']:5.2f} ({r['synth_min']:7.2f} … {r['synth_max']:7.2f})"
             f" {100 * r['synth_in_real_range']:7.0f}%"
         )
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         M = np.array([[s[k] for k in STATS] for s in syn_mask_stats])
         print(
             "synthetic statistics on the drawn masks (mean): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in zip(STATS, M.mean(0)))
+            + ", ".join(f"{k} {v:.2f}" for k, v in zip(STATS, M.mean(0), strict=True))
         )
     result = {
         "real": {n: s for (n, _), s in zip(real, real_stats, strict=True)},

@@ -19,11 +19,13 @@ from matplotlib.path import Path as MplPath
 from ramkit import anatomy
 
 # --------------------------------------------------------------------------------------------------
-# Constants of the phantom (mm). Joint gaps are ~1.5x the real ones so they stay visible at small size.
+# Constants of the phantom (mm). Normal joint gaps are close to real ones (MCP ~1.5-2 mm, carpal joint lines
+# <= 1.5 mm); the carpus is packed tightly (0.35 mm between unscored neighbours, plus the overlap lips).
 # --------------------------------------------------------------------------------------------------
-FINGER_GAP_MM = 2.8  #: normal MCP/PIP/IP joint gap
-CARPAL_GAP_MM = 2.0  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
-PLAIN_GAP_MM = 0.9  #: unscored inter-carpal gaps
+FINGER_GAP_MM = 2.0  #: normal MCP/PIP/IP joint gap
+CARPAL_GAP_MM = 1.4  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
+PLAIN_GAP_MM = 0.35  #: unscored inter-carpal gaps
+CARPAL_SCALE = 0.86  #: carpal bone size relative to the original templates (carpal block ~1.4x radius width)
 MIN_BITE_MM = 2.0  #: smallest erosion radius (a visible notch: ~6 px at medium size)
 BE50_CLARITY = 0.8  #: share of attenuation a fainter SvdH-BE-50 bite removes (BE-90 bites remove all)
 #: BE score bands on the eroded fraction of the joint's reference area (upper bounds for 1, 2, 3; above = 5).
@@ -286,7 +288,11 @@ def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_
         "Sesamoid": (2.2, 2.6, 0.0),
     }
     axes = {
-        k: (a * rng.normal(1, 0.04), b * rng.normal(1, 0.04), ang + rng.normal(0, 0.05))
+        k: (
+            a * rng.normal(1, 0.04) * (CARPAL_SCALE if k != "Sesamoid" else 1.0),
+            b * rng.normal(1, 0.04) * (CARPAL_SCALE if k != "Sesamoid" else 1.0),
+            ang + rng.normal(0, 0.05),
+        )
         for k, (a, b, ang) in axes.items()
     }
     return HandAnatomy(

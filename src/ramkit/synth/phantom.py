@@ -495,16 +495,16 @@ class Acquisition:
         gamma, lo, hi, noise_sd, bits = style
         u = rng.uniform
         return Acquisition(
-            k_mu=float(u(0.9, 1.4)),
+            k_mu=float(u(1.0, 1.45)),
             gamma=float(gamma * np.exp(rng.normal(0, 0.18))),
             lo=float(np.clip(lo + rng.normal(0, 0.04), 0.0, 0.2)),
             hi=float(np.clip(hi + rng.normal(0, 0.03), 0.82, 1.0)),
             heel=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.04))),
             soft=float(u(0.3, 0.6)),
-            soft_tex=float(u(0.04, 0.14)),
-            usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.3)))),
-            blur_mm=float(u(0.12, 0.26)),
-            noise=(float(noise_sd * u(0.3, 0.8)), float(u(0.01, 0.08))),
+            soft_tex=float(u(0.06, 0.16)),
+            usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.15)))),
+            blur_mm=float(u(0.15, 0.25)),
+            noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.02, 0.07))),
             bits=bits,
             bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
             collimation=(int(rng.integers(4)), float(u(1.0, 8.0)), float(u(0.1, 0.9)))
@@ -576,7 +576,7 @@ def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> 
     v = acq.lo + (acq.hi - acq.lo) * v
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), max(acq.noise[1] / sp, 0.3))
     noise /= noise.std() + 1e-6
-    v = v + noise * acq.noise[0] * (0.5 + np.sqrt(np.clip(v, 0, 1)))
+    v = v + noise * acq.noise[0] * (0.35 + 1.6 * np.clip(v, 0, 1))  # fewer photons behind bone: noisier
     v = _acquisition_marks(v, acq, sp, rng)
     levels = 2**acq.bits - 1
     v = np.round(np.clip(v, 0, 1) * levels) / levels
@@ -609,5 +609,3 @@ def _acquisition_marks(v: np.ndarray, acq: Acquisition, sp: float, rng: np.rando
     if acq.bar > 0:  # padding bar: no anatomy is visible (or labelled) under it
         v[: max(int(acq.bar / sp), 1)] = 0.0
     return v
-
-
