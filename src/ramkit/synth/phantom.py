@@ -248,11 +248,11 @@ def draw_hand(
     lesion_bones: list[str] = []
     for bt in geo.bites:
         bone = geo.bones[bt.bone]
-        c = to_px(bone.to_hand(bt.center[None]))[0]
-        r = bt.radius * anat.scale / sp
         d = np.zeros(shape, bool)
-        rr, cc = disk((c[1], c[0]), r, shape=shape)
-        d[rr, cc] = True
+        for centre, radius in bt.discs():
+            c = to_px(bone.to_hand(centre[None]))[0]
+            rr, cc = disk((c[1], c[0]), radius * anat.scale / sp, shape=shape)
+            d[rr, cc] = True
         les = d & full_masks[bt.bone]
         if not les.any():
             continue
@@ -503,7 +503,7 @@ class Acquisition:
             soft=float(u(0.3, 0.6)),
             soft_tex=float(u(0.06, 0.16)),
             usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.15)))),
-            blur_mm=float(u(0.15, 0.25)),
+            blur_mm=float(u(0.13, 0.23)),
             noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.02, 0.07))),
             bits=bits,
             bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
