@@ -149,23 +149,27 @@ def _clean_masks(masks: dict, full_masks: dict, bite_px: dict) -> None:
     round) is filled in the label and in the drawn bone. A fragment (any component but the largest; the
     sesamoids keep every component of ``labels.SESAMOID_MIN_PX`` or more) that touches one of the bone's lesions
     was cut off by that bite: it joins the lesion (its attenuation is removed with it); any other fragment
-    (a rasterised sliver) is removed from the label and from the drawn bone.
+    (a rasterised sliver) is removed from the label and from the drawn bone. Works on the bone's bounding box.
     """
     for name, m in masks.items():
+        les_list = [x for x, _ in bite_px.get(name, [])]
+        sl = _bbox(np.any([m, *les_list], axis=0) if les_list else m, 2, m.shape)
+        if sl is None:
+            continue
+        crop_les = [x[sl] for x in les_list]  # views: edits reach the lesion masks
         for _ in range(4):  # dropping a diagonal sliver can open a hole, filling one can join a sliver
-            if not _clean_once(name, m, full_masks[name], bite_px.get(name, [])):
+            if not _clean_once(name, m[sl], full_masks[name][sl], crop_les):
                 break
 
 
 def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> bool:
-    """One fill-then-drop pass of :func:`_clean_masks`; True when it changed something."""
+    """One fill-then-drop pass of :func:`_clean_masks` on views of one bone; True when it changed something."""
     from ramkit.synth.labels import SESAMOID_MIN_PX, bone_holes
 
     if not m.any():
         return False
     changed = False
-    les = np.any([x for x, _ in les_list], axis=0) if les_list else None
-    holes = bone_holes(m, les)
+    holes = bone_holes(m, np.any(les_list, axis=0) if les_list else None)
     if holes.any():
         m |= holes
         full |= holes
@@ -180,7 +184,7 @@ def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> b
             frag = lab == k + 1
             m &= ~frag
             changed = True
-            touching = [x for x, _ in les_list if (ndimage.binary_dilation(frag) & x).any()]
+            touching = [x for x in les_list if (ndimage.binary_dilation(frag) & x).any()]
             if touching:
                 touching[0] |= frag
             else:
@@ -495,7 +499,7 @@ class Acquisition:
         gamma, lo, hi, noise_sd, bits = style
         u = rng.uniform
         return Acquisition(
-            k_mu=float(u(1.0, 1.45)),
+            k_mu=float(u(1.05, 1.5)),
             gamma=float(gamma * np.exp(rng.normal(0, 0.18))),
             lo=float(np.clip(lo + rng.normal(0, 0.04), 0.0, 0.2)),
             hi=float(np.clip(hi + rng.normal(0, 0.03), 0.82, 1.0)),
@@ -503,7 +507,7 @@ class Acquisition:
             soft=float(u(0.3, 0.6)),
             soft_tex=float(u(0.06, 0.16)),
             usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.15)))),
-            blur_mm=float(u(0.13, 0.23)),
+            blur_mm=float(u(0.16, 0.26)),
             noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.02, 0.07))),
             bits=bits,
             bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
