@@ -513,13 +513,13 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             continue
         frac_target = 0.02 + 0.85 * e
         r_ref = _reference_radius(stem, bones)
-        for k, (bone_name, u_site, inset, w) in enumerate(anat.bite_plan[stem]):
+        for site_k, (bone_name, u_site, inset, w) in enumerate(anat.bite_plan[stem]):
             rho = max(MIN_BITE_MM, r_ref * np.sqrt(2 * frac_target * w))
             rho = min(rho, 0.75 * r_ref)
             cat = anatomy.BE_CATEGORIES[0] if rho >= 0.42 * r_ref or frac_target > 0.2 else anatomy.BE_CATEGORIES[1]
             clar = 1.0 if cat == anatomy.BE_CATEGORIES[0] else BE50_CLARITY
             centre = _site_point(bones[bone_name], u_site, inset * rho, stem)
-            lobes = _lobes(np.random.default_rng([anat.seed, 7, BE_STEMS.index(stem), k]), centre, rho)
+            lobes = _lobes(np.random.default_rng([int(anat.seed), 7, BE_STEMS.index(stem), site_k]), centre, rho)
             bites.append(Bite(bone_name, centre, float(0.85 * rho), cat, clar, stem, lobes))
     for bone_name, u_site, rho in anat.nonsvdh_plan:
         if bone_name in bones and sev > 0.25:

@@ -508,7 +508,7 @@ class Acquisition:
             soft_tex=float(u(0.06, 0.16)),
             usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.15)))),
             blur_mm=float(u(0.16, 0.26)),
-            noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.02, 0.07))),
+            noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.035, 0.09))),
             bits=bits,
             bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
             collimation=(int(rng.integers(4)), float(u(1.0, 8.0)), float(u(0.1, 0.9)))
@@ -547,8 +547,9 @@ def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng) -> np
     return att.astype(np.float32)
 
 
-def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> np.ndarray:
-    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects."""
+def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> tuple[np.ndarray, int]:
+    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects, and the height
+    (rows) of its padding bar (0 = none)."""
     acq = Acquisition.draw(rng, style)
     H, W = shape
     tex = _trabecular(rng, shape, sp)
