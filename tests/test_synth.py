@@ -458,3 +458,87 @@ def test_full_size_shapes():
     assert d.image.shape == (1720, 1280) and d.bones.shape == (30, 1720, 1280)
     w = draw_hand(rng, anat, size="full", view="wrist")
     assert w.image.shape == (600, 600) and w.wrist_masks.shape == (14, 600, 600)
+
+
+# ------------------------------------------------------------------------------------------------ label defects
+def _defects_over_seeds(view: str, seeds: range, size: str = "small") -> dict[str, list]:
+    from ramkit.synth.cohort import _hand_anatomy, _wrist_anatomy
+    from ramkit.synth.labels import label_defects
+
+    found: dict[str, list] = {"holes": [], "fragments": [], "out_of_crop": []}
+    positives = 0
+    for seed in seeds:
+        anat = (_wrist_anatomy if view == "wrist" else _hand_anatomy)(seed, 0)
+        d = draw_hand(np.random.default_rng([seed, 9]), anat, size=size, view=view)
+        positives += sum(v > 0 for v in d.be_scores.values())
+        for k, v in label_defects(d).items():
+            found[k] += [(seed, *t) for t in v]
+    found["positives"] = [positives]
+    return found
+
+
+def test_label_defect_checks_find_planted_defects():
+    from ramkit.synth.labels import bone_holes, small_components
+
+    m = np.zeros((20, 20), bool)
+    m[2:12, 2:12] = True
+    m[5:7, 5:7] = False  # a 4 px hole
+    m[15, 15] = True  # a 1 px fragment
+    les = np.zeros_like(m)
+    assert bone_holes(m).sum() == 4 and small_components(m) == [1]
+    les[5:7, 5:7] = True  # a drawn lesion there is not a hole
+    assert bone_holes(m, les).sum() == 0
+
+
+def test_clean_masks_fills_holes_and_drops_fragments():
+    from ramkit.synth.phantom import _clean_masks
+
+    m = np.zeros((30, 30), bool)
+    m[2:20, 2:20] = True
+    m[8:10, 8:11] = False  # unlabelled hole
+    m[25, 25] = True  # sliver away from any lesion
+    m[20:22, 10] = False
+    bite = np.zeros_like(m)
+    bite[18:21, 12:16] = True  # a bite at the lower margin ...
+    m &= ~bite
+    m[21, 13] = True  # ... that cut a pixel off the bone
+    full = m | bite
+    masks, fulls, bites = {"Lunate": m}, {"Lunate": full.copy()}, {"Lunate": [(bite, 1.0)]}
+    _clean_masks(masks, fulls, bites)
+    assert masks["Lunate"][8:10, 8:11].all() and fulls["Lunate"][8:10, 8:11].all()
+    assert not masks["Lunate"][25, 25] and not fulls["Lunate"][25, 25]
+    assert not masks["Lunate"][21, 13] and bite[21, 13]  # the cut-off pixel joined the lesion
+    from scipy import ndimage
+
+    assert ndimage.label(masks["Lunate"])[1] == 1
+
+
+@pytest.mark.slow
+def test_no_label_defects_in_50_wrists():
+    """Zero unlabelled holes, stray fragments and scored erosion pixels outside their ROI crop (50 seeds)."""
+    found = _defects_over_seeds("wrist", range(50))
+    assert found["positives"][0] > 50  # the check saw many scored erosions
+    assert found["holes"] == [] and found["fragments"] == [] and found["out_of_crop"] == []
+
+
+@pytest.mark.slow
+def test_no_label_defects_in_50_hands():
+    found = _defects_over_seeds("hand", range(50))
+    assert found["positives"][0] > 100
+    assert found["holes"] == [] and found["fragments"] == [] and found["out_of_crop"] == []
+
+
+def test_issue_example_wrist_has_no_hole():
+    """Wrist 9180_0001_R of ``ramkit synth OUT --size full --hands 4 --seed 1`` had a 55 px trapezium hole."""
+    from ramkit.synth.cohort import _plan_wrists, _visit_progress, _wrist_anatomy
+    from ramkit.synth.labels import label_defects
+
+    (e,) = [e for e in _plan_wrists(4, 1) if f"{e[2]}_{e[3]}_{e[4]}" == "9180_0001_R"]
+    d = draw_hand(
+        np.random.default_rng([1, 4, e[0]]),
+        _wrist_anatomy(1, e[1]),
+        progress=_visit_progress(e[6], e[7]),
+        size="full",
+        view="wrist",
+    )
+    assert label_defects(d) == {"holes": [], "fragments": [], "out_of_crop": []}

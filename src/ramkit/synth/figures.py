@@ -1,6 +1,7 @@
-"""Figures of docs/synthetic.md: synthetic vs real wrist (with histograms) and a hand with its mask overlay.
+"""Figure of docs/synthetic.md: a synthetic hand with its mask overlay (``synthetic_hand_overlay.png``).
 
-``python -m ramkit.synth.figures OUT_DIR [REAL_WRIST_PNG]`` (matplotlib, headless).
+``python -m ramkit.synth.figures OUT_DIR`` (matplotlib, headless). The real-vs-synthetic wrist montage is
+measured and written by ``benchmarks/realism.py --montage``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ramkit import anatomy
 
 
 def make_figures(out_dir: str | Path, real_wrist: str | Path | None = None, seed: int = 0) -> list[Path]:
-    """Write ``synthetic_vs_real_wrist.png`` (when a real wrist is given) and ``synthetic_hand_overlay.png``."""
+    """Write ``synthetic_hand_overlay.png`` (``real_wrist`` is no longer accepted: see benchmarks/realism.py)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,27 +28,8 @@ def make_figures(out_dir: str | Path, real_wrist: str | Path | None = None, seed
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     anat = draw_anatomy(np.random.default_rng([seed, 1]), severity=0.7)
-    wrist = draw_hand(np.random.default_rng([seed, 2]), anat, size="full", view="wrist")
-    if real_wrist is not None:
-        from PIL import Image
-
-        real = np.asarray(Image.open(real_wrist).convert("L"))
-        fig, ax = plt.subplots(1, 3, figsize=(15, 5))
-        ax[0].imshow(wrist.image, cmap="gray", vmin=0, vmax=255)
-        ax[0].set_title("synthetic wrist (600x600, 0.15 mm/px)")
-        ax[1].imshow(real, cmap="gray", vmin=0, vmax=255)
-        ax[1].set_title(f"real RAM-W600 wrist {Path(real_wrist).stem} (CC BY 4.0)")
-        for a in ax[:2]:
-            a.axis("off")
-        ax[2].hist(wrist.image.ravel(), bins=64, range=(0, 255), alpha=0.6, density=True, label="synthetic")
-        ax[2].hist(real.ravel(), bins=64, range=(0, 255), alpha=0.6, density=True, label="real")
-        ax[2].set_title("grey-level histograms")
-        ax[2].legend()
-        fig.tight_layout()
-        p = out_dir / "synthetic_vs_real_wrist.png"
-        fig.savefig(p, dpi=80)
-        plt.close(fig)
-        written.append(p)
+    if real_wrist is not None:  # the real-vs-synthetic figure is the measured montage of benchmarks/realism.py
+        raise ValueError("the real-vs-synthetic montage is written by benchmarks/realism.py --montage")
     hand = draw_hand(np.random.default_rng([seed, 3]), anat, size="full", width_jitter=False)
     fig, ax = plt.subplots(1, 2, figsize=(12, 8.5))
     ax[0].imshow(hand.image, cmap="gray", vmin=0, vmax=255)
@@ -76,4 +58,4 @@ def make_figures(out_dir: str | Path, real_wrist: str | Path | None = None, seed
 
 
 if __name__ == "__main__":
-    print(make_figures(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))
+    print(make_figures(sys.argv[1]))

@@ -19,11 +19,13 @@ from matplotlib.path import Path as MplPath
 from ramkit import anatomy
 
 # --------------------------------------------------------------------------------------------------
-# Constants of the phantom (mm). Joint gaps are ~1.5x the real ones so they stay visible at small size.
+# Constants of the phantom (mm). Normal joint gaps are close to real ones (MCP ~1.5-2 mm, carpal joint lines
+# <= 1.5 mm); the carpus is packed tightly (0.35 mm between unscored neighbours, plus the overlap lips).
 # --------------------------------------------------------------------------------------------------
-FINGER_GAP_MM = 2.8  #: normal MCP/PIP/IP joint gap
-CARPAL_GAP_MM = 2.0  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
-PLAIN_GAP_MM = 0.9  #: unscored inter-carpal gaps
+FINGER_GAP_MM = 2.0  #: normal MCP/PIP/IP joint gap
+CARPAL_GAP_MM = 1.4  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
+PLAIN_GAP_MM = 0.35  #: unscored inter-carpal gaps
+CARPAL_SCALE = 0.86  #: carpal bone size relative to the original templates (carpal block ~1.4x radius width)
 MIN_BITE_MM = 2.0  #: smallest erosion radius (a visible notch: ~6 px at medium size)
 BE50_CLARITY = 0.8  #: share of attenuation a fainter SvdH-BE-50 bite removes (BE-90 bites remove all)
 #: BE score bands on the eroded fraction of the joint's reference area (upper bounds for 1, 2, 3; above = 5).
@@ -145,7 +147,8 @@ def long_bone(
 
 @dataclass
 class Bite:
-    """One erosion: a disc removed from ``bone`` (local centre, radius mm), category and clarity (0..1)."""
+    """One erosion removed from ``bone``: a main disc (local centre, radius mm) plus smaller overlapping lobes
+    (an irregular, lobulated cortical break rather than a round punch), category and clarity (0..1)."""
 
     bone: str
     center: np.ndarray  # local frame of the bone (same frame as Bone.local)
@@ -153,6 +156,11 @@ class Bite:
     category: str  # one of anatomy.BE_CATEGORIES
     clarity: float
     joint: str | None  # BE joint stem it counts for (None for non-SvdH sites)
+    lobes: tuple[tuple[np.ndarray, float], ...] = ()  # extra (local centre, radius) discs of the same lesion
+
+    def discs(self) -> list[tuple[np.ndarray, float]]:
+        """Every disc of the lesion: the main one first."""
+        return [(self.center, self.radius), *self.lobes]
 
 
 @dataclass
@@ -227,12 +235,12 @@ def _be_bones(stem: str) -> tuple[tuple[str, tuple[float, float]], ...]:
     fingers = {"T": 1, "I": 2, "M": 3, "R": 4, "S": 5}
     if stem.startswith("MCP-"):
         f = fingers[stem[-1]]
-        return ((f"MC{f}", (0.80, 1.0)), (f"PP{f}", (0.0, 0.18)))
+        return ((f"MC{f}", (0.91, 1.0)), (f"PP{f}", (0.0, 0.12)))
     if stem.startswith("PIP-"):
         f = fingers[stem[-1]]
-        return ((f"PP{f}", (0.78, 1.0)), (f"MP{f}", (0.0, 0.2)))
+        return ((f"PP{f}", (0.88, 1.0)), (f"MP{f}", (0.0, 0.16)))
     return {
-        "IP": (("PP1", (0.78, 1.0)), ("DP1", (0.0, 0.2))),
+        "IP": (("PP1", (0.86, 1.0)), ("DP1", (0.0, 0.18))),
         "CMC-T": (("MC1", (0.0, 0.15)),),
         "R": (("Radius", (0.0, 0.12)),),
         "U": (("Ulna", (0.0, 0.12)),),
@@ -286,7 +294,11 @@ def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_
         "Sesamoid": (2.2, 2.6, 0.0),
     }
     axes = {
-        k: (a * rng.normal(1, 0.04), b * rng.normal(1, 0.04), ang + rng.normal(0, 0.05))
+        k: (
+            a * rng.normal(1, 0.04) * (CARPAL_SCALE if k != "Sesamoid" else 1.0),
+            b * rng.normal(1, 0.04) * (CARPAL_SCALE if k != "Sesamoid" else 1.0),
+            ang + rng.normal(0, 0.05),
+        )
         for k, (a, b, ang) in axes.items()
     }
     return HandAnatomy(
@@ -468,7 +480,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             base_r = r_prev + FINGER_GAP_MM
             shift = g - FINGER_GAP_MM
             shaft = r * (0.62 if kind != "DP" else 0.55)
-            local = long_bone(L, r, shaft, base_r * 0.98, "concave", base_r, shift, rng)
+            local = long_bone(L, r, shaft, min(0.93 * base_r, 1.02 * r_prev), "concave", base_r, shift, rng)
             name = f"{kind}{f}"
             bones[name] = Bone(name, local, _frame(ang_b), c_prev.copy())
             heads[name] = (c_prev + _dir(ang_b) * L, r, ang_b)
@@ -501,13 +513,14 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             continue
         frac_target = 0.02 + 0.85 * e
         r_ref = _reference_radius(stem, bones)
-        for bone_name, u_site, inset, w in anat.bite_plan[stem]:
+        for site_k, (bone_name, u_site, inset, w) in enumerate(anat.bite_plan[stem]):
             rho = max(MIN_BITE_MM, r_ref * np.sqrt(2 * frac_target * w))
             rho = min(rho, 0.75 * r_ref)
             cat = anatomy.BE_CATEGORIES[0] if rho >= 0.42 * r_ref or frac_target > 0.2 else anatomy.BE_CATEGORIES[1]
             clar = 1.0 if cat == anatomy.BE_CATEGORIES[0] else BE50_CLARITY
             centre = _site_point(bones[bone_name], u_site, inset * rho, stem)
-            bites.append(Bite(bone_name, centre, float(rho), cat, clar, stem))
+            lobes = _lobes(np.random.default_rng([int(anat.seed), 7, BE_STEMS.index(stem), site_k]), centre, rho)
+            bites.append(Bite(bone_name, centre, float(0.85 * rho), cat, clar, stem, lobes))
     for bone_name, u_site, rho in anat.nonsvdh_plan:
         if bone_name in bones and sev > 0.25:
             centre = _site_point(bones[bone_name], u_site, 0.3 * rho, None)
@@ -517,6 +530,17 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     geo = HandGeometry(bones=bones, bites=bites, joints=joints)
     geo.overlap_hints["extra_sesamoids"] = extra_ses
     return geo
+
+
+def _lobes(rng: np.random.Generator, centre: np.ndarray, rho: float) -> tuple[tuple[np.ndarray, float], ...]:
+    """1-3 lobes around an erosion's main disc. Their directions and relative sizes come from ``rng`` (seeded per
+    patient, joint and site, so they are the same at every visit) and scale with ``rho``: lesions only grow."""
+    out = []
+    for _ in range(int(rng.integers(1, 4))):
+        a = rng.uniform(0, 2 * np.pi)
+        off = rng.uniform(0.45, 0.85) * rho
+        out.append((centre + off * np.array([np.cos(a), np.sin(a)]), float(rng.uniform(0.3, 0.6) * rho)))
+    return tuple(out)
 
 
 def _reference_radius(stem: str, bones: dict[str, Bone]) -> float:
@@ -557,16 +581,17 @@ def _site_point(bone: Bone, u_site: float, inset: float, stem: str | None) -> np
 
 def eroded_area(bone: Bone, bites: list[Bite], step: float = 0.05) -> float:
     """Area (local mm²) of the union of ``bites`` inside ``bone``'s outline, on a fine local grid."""
-    if not bites:
+    discs = [d for b in bites for d in b.discs()]
+    if not discs:
         return 0.0
-    lo = np.min([b.center - b.radius for b in bites], 0)
-    hi = np.max([b.center + b.radius for b in bites], 0)
+    lo = np.min([c - r for c, r in discs], 0)
+    hi = np.max([c + r for c, r in discs], 0)
     xs = np.arange(lo[0], hi[0] + step, step)
     ys = np.arange(lo[1], hi[1] + step, step)
     gx, gy = np.meshgrid(xs, ys)
     inside_bite = np.zeros(gx.shape, bool)
-    for b in bites:
-        inside_bite |= (gx - b.center[0]) ** 2 + (gy - b.center[1]) ** 2 <= b.radius**2
+    for c, r in discs:
+        inside_bite |= (gx - c[0]) ** 2 + (gy - c[1]) ** 2 <= r**2
     if not inside_bite.any():
         return 0.0
     pts = np.stack([gx[inside_bite], gy[inside_bite]], 1)

@@ -59,6 +59,8 @@ class HandDrawing:
     spacing_mm: float
     bone_parts: dict[str, list[np.ndarray]] = field(default_factory=dict)  # one mask per COCO annotation
     lesion_parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    lesion_joints: list[str | None] = field(default_factory=list)  # BE joint stem each lesion part counts for
+    lesion_bones: list[str] = field(default_factory=list)  # bone each lesion part was removed from
     object_parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
     values: dict[str, float] = field(default_factory=dict)  # "be:<stem>" eroded fraction, "jsn:<stem>" gap ratio
 
@@ -140,6 +142,56 @@ def _add_lip(a: np.ndarray, b: np.ndarray, sp: float, rng: np.random.Generator) 
     ac |= lip
 
 
+def _clean_masks(masks: dict, full_masks: dict, bite_px: dict) -> None:
+    """Make every bone mask one solid body (in place): fill unlabelled holes, drop stray fragments.
+
+    A hole (pixels enclosed by the bone that are neither bone nor one of its lesions, e.g. where a lip wrapped
+    round) is filled in the label and in the drawn bone. A fragment (any component but the largest; the
+    sesamoids keep every component of ``labels.SESAMOID_MIN_PX`` or more) that touches one of the bone's lesions
+    was cut off by that bite: it joins the lesion (its attenuation is removed with it); any other fragment
+    (a rasterised sliver) is removed from the label and from the drawn bone. Works on the bone's bounding box.
+    """
+    for name, m in masks.items():
+        les_list = [x for x, _ in bite_px.get(name, [])]
+        sl = _bbox(np.any([m, *les_list], axis=0) if les_list else m, 2, m.shape)
+        if sl is None:
+            continue
+        crop_les = [x[sl] for x in les_list]  # views: edits reach the lesion masks
+        for _ in range(4):  # dropping a diagonal sliver can open a hole, filling one can join a sliver
+            if not _clean_once(name, m[sl], full_masks[name][sl], crop_les):
+                break
+
+
+def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> bool:
+    """One fill-then-drop pass of :func:`_clean_masks` on views of one bone; True when it changed something."""
+    from ramkit.synth.labels import SESAMOID_MIN_PX, bone_holes
+
+    if not m.any():
+        return False
+    changed = False
+    holes = bone_holes(m, np.any(les_list, axis=0) if les_list else None)
+    if holes.any():
+        m |= holes
+        full |= holes
+        changed = True
+    lab, n = ndimage.label(m)
+    if n > 1:
+        sizes = np.bincount(lab.ravel())[1:]
+        keep = sizes >= SESAMOID_MIN_PX if name == "Sesamoid" else np.arange(n) == int(np.argmax(sizes))
+        if not keep.any():
+            keep[int(np.argmax(sizes))] = True
+        for k in np.flatnonzero(~keep):
+            frag = lab == k + 1
+            m &= ~frag
+            changed = True
+            touching = [x for x in les_list if (ndimage.binary_dilation(frag) & x).any()]
+            if touching:
+                touching[0] |= frag
+            else:
+                full &= ~frag
+    return changed
+
+
 def draw_hand(
     rng: np.random.Generator,
     anat: HandAnatomy | None = None,
@@ -196,19 +248,23 @@ def draw_hand(
     full_masks = {k: v.copy() for k, v in masks.items()}
     bite_px: dict[str, list[tuple[np.ndarray, float]]] = {}
     lesion_parts: list[tuple[str, np.ndarray]] = []
+    lesion_joints: list[str | None] = []
+    lesion_bones: list[str] = []
     for bt in geo.bites:
         bone = geo.bones[bt.bone]
-        c = to_px(bone.to_hand(bt.center[None]))[0]
-        r = bt.radius * anat.scale / sp
         d = np.zeros(shape, bool)
-        rr, cc = disk((c[1], c[0]), r, shape=shape)
-        d[rr, cc] = True
+        for centre, radius in bt.discs():
+            c = to_px(bone.to_hand(centre[None]))[0]
+            rr, cc = disk((c[1], c[0]), radius * anat.scale / sp, shape=shape)
+            d[rr, cc] = True
         les = d & full_masks[bt.bone]
         if not les.any():
             continue
         masks[bt.bone] &= ~les
         bite_px.setdefault(bt.bone, []).append((les, bt.clarity))
         lesion_parts.append((bt.category, les))
+        lesion_joints.append(bt.joint)
+        lesion_bones.append(bt.bone)
     # the 14 overlap pairs overlap in a PA projection: add a small lip where the drawn outlines do not
     bitten = {k: np.any([m for m, _ in v], axis=0) for k, v in bite_px.items()}
     for a, b in anatomy.OVERLAP_PAIRS:
@@ -218,6 +274,7 @@ def draw_hand(
             if a in bitten:
                 masks[a] &= ~bitten[a] | before
             full_masks[a] |= masks[a]
+    _clean_masks(masks, full_masks, bite_px)
     for name in parts:
         if len(parts[name]) == 1:
             parts[name] = [masks[name]]
@@ -241,8 +298,8 @@ def draw_hand(
     if objects:
         obj_parts = _objects(geo, to_px, rng, shape, sp)
 
-    image = _form_image(
-        rng,
+    image, bar = _form_image(
+        np.random.default_rng(rng.integers(2**63)),
         full_masks,
         bite_px,
         soft,
@@ -263,11 +320,24 @@ def draw_hand(
     for cat, m, _ in obj_parts:
         obj[anatomy.NON_BONE_OBJECTS.index(cat)] |= m
 
+    if bar:  # nothing is labelled under the padding bar
+        for arr in [bones, be, obj] + [p for v in parts.values() for p in v]:
+            arr[..., :bar, :] = 0
+        for _, m in lesion_parts:
+            m[:bar] = False
+        for _, m, _ in obj_parts:
+            m[:bar] = False
     be_scores, jsn_scores, be_boxes, jsn_boxes, values = {}, {}, {}, {}, {}
+    scored: dict[str, np.ndarray] = {}
+    for (_, les), joint in zip(lesion_parts, lesion_joints, strict=True):
+        if joint is not None:
+            scored[joint] = scored[joint] | les if joint in scored else les.copy()
     for j in geo.joints:
         c = to_px(j.center[None])[0]
         side = j.side_mm / sp
         box = _clamp_box(c, side, W, H)
+        if j.kind == "be" and j.score > 0 and j.stem in scored:
+            box = _box_holding(box, scored[j.stem], W, H)
         if j.kind == "be":
             be_scores[j.stem], be_boxes[j.stem] = j.score, box
         else:
@@ -285,6 +355,8 @@ def draw_hand(
         spacing_mm=sp,
         bone_parts={k: [p.astype(np.uint8) for p in v] for k, v in parts.items()},
         lesion_parts=[(c, m.astype(np.uint8)) for c, m in lesion_parts],
+        lesion_joints=lesion_joints,
+        lesion_bones=lesion_bones,
         object_parts=[(c, m.astype(np.uint8)) for c, m, _ in obj_parts],
         values=values,
     )
@@ -298,6 +370,21 @@ def _clamp_box(c: np.ndarray, side: float, W: int, H: int) -> tuple[int, int, in
     x = min(max(x, 0), W - s)
     y = min(max(y, 0), H - s)
     return x, y, s, s
+
+
+def _box_holding(box: tuple[int, int, int, int], les: np.ndarray, W: int, H: int) -> tuple[int, int, int, int]:
+    """``box`` shifted (and, only if shifting cannot do it, enlarged) so that it holds every pixel of ``les``."""
+    x, y, s, _ = box
+    rows, cols = np.flatnonzero(les.any(1)), np.flatnonzero(les.any(0))
+    if len(rows) == 0:
+        return box
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if c0 >= x and c1 <= x + s and r0 >= y and r1 <= y + s:
+        return box
+    s = max(s, c1 - c0 + 2, r1 - r0 + 2)
+    nx = min(max(x, c1 + 1 - s), c0 - 1)
+    ny = min(max(y, r1 + 1 - s), r0 - 1)
+    return _clamp_box(np.array([nx + s / 2, ny + s / 2]), s, W, H)
 
 
 def _soft_tissue(masks, geo: HandGeometry, to_px, sp: float, shape) -> np.ndarray:
@@ -378,49 +465,152 @@ def _objects(geo: HandGeometry, to_px, rng: np.random.Generator, shape, sp: floa
     return result
 
 
-def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> np.ndarray:
-    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects."""
-    gamma, lo, hi, noise_sd, bits = style
+@dataclass
+class Acquisition:
+    """Per-radiograph exposure and processing, drawn from wide ranges (``Acquisition.draw``).
+
+    ``k_mu``: attenuation scale of 1 - exp(-k·μ) (exposure / kVp); ``gamma``, ``lo``, ``hi``: tone curve and
+    window (black / white level); ``heel``: relative intensity gradient (anode-heel effect) along y and x;
+    ``soft``: soft-tissue attenuation; ``usm``: unsharp-mask layers (sigma mm, amount) — processed radiographs
+    enhance edges at several scales, which leaves halos; ``blur_mm``: system blur; ``noise``: noise sd (0..1
+    units) and its correlation length (mm); ``bits``: quantisation; ``bar``/``collimation``/``marker``: padding
+    bar height (mm, 0 = none), collimation edge (side, depth mm, level; side -1 = none), L/R marker corner (-1 =
+    none).
+    """
+
+    k_mu: float
+    gamma: float
+    lo: float
+    hi: float
+    heel: tuple[float, float]
+    soft: float
+    soft_tex: float
+    usm: tuple[tuple[float, float], ...]
+    blur_mm: float
+    noise: tuple[float, float]
+    bits: int
+    bar: float
+    collimation: tuple[int, float, float]
+    marker: int
+
+    @staticmethod
+    def draw(rng: np.random.Generator, style: tuple[float, float, float, float, int]) -> Acquisition:
+        """Draw around a centre's ``style`` (gamma, black, white, noise sd, bits) with wide per-image spread."""
+        gamma, lo, hi, noise_sd, bits = style
+        u = rng.uniform
+        return Acquisition(
+            k_mu=float(u(1.05, 1.5)),
+            gamma=float(gamma * np.exp(rng.normal(0, 0.18))),
+            lo=float(np.clip(lo + rng.normal(0, 0.04), 0.0, 0.2)),
+            hi=float(np.clip(hi + rng.normal(0, 0.03), 0.82, 1.0)),
+            heel=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.04))),
+            soft=float(u(0.3, 0.6)),
+            soft_tex=float(u(0.06, 0.16)),
+            usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.15)))),
+            blur_mm=float(u(0.16, 0.26)),
+            noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.035, 0.09))),
+            bits=bits,
+            bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
+            collimation=(int(rng.integers(4)), float(u(1.0, 8.0)), float(u(0.1, 0.9)))
+            if rng.random() < 0.3
+            else (-1, 0.0, 0.0),
+            marker=int(rng.integers(4)) if rng.random() < 0.5 else -1,
+        )
+
+
+def _trabecular(rng: np.random.Generator, shape, sp: float) -> np.ndarray:
+    """Unit-sd trabecular texture: band-pass noise (0.2-0.8 mm) elongated along the bone axis (y) plus an
+    isotropic part, so struts run mostly longitudinally as in the radius and the tubular bones."""
+    n = rng.standard_normal(shape).astype(np.float32)
+    along = ndimage.gaussian_filter(n, (max(0.7 / sp, 0.5), max(0.22 / sp, 0.3)))
+    along -= ndimage.gaussian_filter(n, max(1.6 / sp, 0.8))
+    iso = _bandpass(rng, shape, sp, 0.2, 0.8)
+    t = 0.7 * along / (along.std() + 1e-6) + 0.5 * iso
+    return t / (t.std() + 1e-6)
+
+
+def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng) -> np.ndarray:
+    """Attenuation of one bone in its bounding box: marrow chord term with texture plus a cortical shell whose
+    thickness and brightness vary along the outline; erosion bites remove it (fully or by their clarity)."""
+    mc = m[sl]
+    d = ndimage.distance_transform_edt(mc) * sp
+    half = max(float(d.max()), 1e-3)
+    dens = geo.bones[name].density * rng.uniform(0.9, 1.1)
+    chord = np.sqrt(np.clip(d / half, 0, 1))
+    thick = rng.uniform(0.45, 1.1) * (1 + 0.35 * cortex_mod[sl])
+    thick = np.clip(np.minimum(thick, 0.3 * half + 0.25), 0.2, None)
+    rim = np.exp(-np.maximum(d - sp * 0.5, 0) / thick)
+    att = dens * (0.5 * chord * (1 + 0.09 * tex[sl]) + rng.uniform(0.5, 0.85) * rim * (1 + 0.04 * tex[sl])) * mc
+    for les, clarity in bite_px.get(name, []):
+        soft_les = ndimage.gaussian_filter(les[sl].astype(np.float32), 0.5)
+        att = att * (1 - clarity * np.clip(soft_les * 1.4, 0, 1))
+    return att.astype(np.float32)
+
+
+def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> tuple[np.ndarray, int]:
+    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects, and the height
+    (rows) of its padding bar (0 = none)."""
+    acq = Acquisition.draw(rng, style)
     H, W = shape
-    tex = _bandpass(rng, shape, sp, 0.25, 1.1)
+    tex = _trabecular(rng, shape, sp)
+    cortex_mod = _bandpass(rng, shape, sp, 2.0, 8.0)
     mu = np.zeros(shape, np.float32)
-    # soft tissue: rounded cross-section
-    if soft.any():
+    if soft.any():  # soft tissue: rounded cross-section with slow thickness variation
         ds = ndimage.distance_transform_edt(soft) * sp
         mu += (
-            0.42 * np.sqrt(np.clip(ds / 10.0, 0, 1)).astype(np.float32) * (1 + 0.04 * _bandpass(rng, shape, sp, 6, 25))
+            acq.soft
+            * np.sqrt(np.clip(ds / 12.0, 0, 1)).astype(np.float32)
+            * (1 + 0.05 * _bandpass(rng, shape, sp, 6, 25) + acq.soft_tex * _bandpass(rng, shape, sp, 1.5, 8))
         )
     for name in anatomy.HAND_BONES:
         if name == "SoftTissue" or name not in masks:
             continue
-        m = masks[name]
-        sl = _bbox(m, 2, shape)
-        if sl is None:
-            continue
-        mc = m[sl]
-        d = ndimage.distance_transform_edt(mc) * sp
-        half = max(float(d.max()), 1e-3)
-        dens = geo.bones[name].density
-        chord = np.sqrt(np.clip(d / half, 0, 1))
-        rim = np.exp(-np.maximum(d - sp * 0.5, 0) / min(1.3, 0.25 * half + 0.3))
-        att = dens * (0.42 * chord * (1 + 0.16 * tex[sl]) + 0.75 * rim)
-        att = att * mc
-        for les, clarity in bite_px.get(name, []):
-            soft_les = ndimage.gaussian_filter(les[sl].astype(np.float32), 0.5)
-            att = att * (1 - clarity * np.clip(soft_les * 1.4, 0, 1))
-        mu[sl] += att.astype(np.float32)
+        sl = _bbox(masks[name], 2, shape)
+        if sl is not None:
+            mu[sl] += _bone_attenuation(name, masks[name], sl, geo, sp, tex, cortex_mod, bite_px, rng)
     for _, m, dens in obj_parts:
         mu += dens * m
-    intensity = 1 - np.exp(-1.15 * mu)
-    # heel effect and a gentle exposure gradient
+    intensity = 1 - np.exp(-acq.k_mu * mu)
     yy = np.linspace(-1, 1, H, dtype=np.float32)[:, None]
     xx = np.linspace(-1, 1, W, dtype=np.float32)[None, :]
-    g = rng.normal(0, 0.04, 2)
-    intensity = intensity * (1 + g[0] * yy + g[1] * xx)
-    intensity = np.clip(intensity / 0.9, 0, 1) ** gamma
-    v = lo + (hi - lo) * intensity
-    v = ndimage.gaussian_filter(v, max(0.3 / sp, 0.45))
-    v = v + rng.normal(0, 1, shape).astype(np.float32) * (noise_sd * (0.5 + np.sqrt(np.clip(v, 0, 1))))
-    levels = 2**bits - 1
+    intensity = intensity * (1 + acq.heel[0] * yy + acq.heel[1] * xx) + 0.03 * (1 + yy) * abs(acq.heel[0])
+    intensity = np.clip(intensity / 0.92, 0, 1) ** acq.gamma
+    v = ndimage.gaussian_filter(intensity, max(acq.blur_mm / sp, 0.4))
+    for sigma_mm, amount in acq.usm:  # multi-scale unsharp masking (edge enhancement with halos)
+        v = v + amount * (v - ndimage.gaussian_filter(v, max(sigma_mm / sp, 0.7)))
+    v = acq.lo + (acq.hi - acq.lo) * v
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), max(acq.noise[1] / sp, 0.3))
+    noise /= noise.std() + 1e-6
+    v = v + noise * acq.noise[0] * (0.35 + 1.6 * np.clip(v, 0, 1))  # fewer photons behind bone: noisier
+    v = _acquisition_marks(v, acq, sp, rng)
+    levels = 2**acq.bits - 1
     v = np.round(np.clip(v, 0, 1) * levels) / levels
-    return np.round(v * 255).astype(np.uint8)
+    return np.round(v * 255).astype(np.uint8), (max(int(acq.bar / sp), 1) if acq.bar > 0 else 0)
+
+
+def _acquisition_marks(v: np.ndarray, acq: Acquisition, sp: float, rng: np.random.Generator) -> np.ndarray:
+    """Collimation edge (a shaded band along one side), an L/R lead marker in a corner, a black padding bar."""
+    H, W = v.shape
+    side, depth, level = acq.collimation
+    if side >= 0:
+        n = max(int(depth / sp), 1)
+        band = (slice(0, n), slice(None)) if side == 0 else (slice(None), slice(0, n))
+        if side == 2:
+            band = (slice(H - n, H), slice(None))
+        elif side == 3:
+            band = (slice(None), slice(W - n, W))
+        v[band] = 0.6 * v[band] + 0.4 * level
+    if acq.marker >= 0:
+        s = max(int(6.0 / sp), 4)
+        r0 = int(0.04 * H) if acq.marker < 2 else H - s - int(0.04 * H)
+        c0 = int(0.04 * W) if acq.marker % 2 == 0 else W - s - int(0.04 * W)
+        box = np.zeros((s, s), bool)
+        t = max(s // 5, 1)
+        box[:, :t] = True  # an "L"-like lead letter: bright, sharp
+        box[-t:, :] = True
+        if rng.random() < 0.5:
+            box = box[:, ::-1]
+        v[r0 : r0 + s, c0 : c0 + s][box] = 0.97
+    if acq.bar > 0:  # padding bar: no anatomy is visible (or labelled) under it
+        v[: max(int(acq.bar / sp), 1)] = 0.0
+    return v
