@@ -38,9 +38,9 @@ def test_voi_lut_sequence_is_applied(tmp_path):
     p = _ramp(tmp_path)
     ds = pydicom.dcmread(p)
     item = Dataset()
-    item.LUTDescriptor = [4096, 0, 8]  # 4096 entries from stored value 0, 8-bit output
-    lut = (np.arange(4096) < 2048).astype(np.uint16) * 255  # a step: dark below 2048, white above
-    item.LUTData = lut.astype("<u2").tobytes()
+    item.LUTDescriptor = [4096, 0, 16]  # 4096 entries from stored value 0, 16-bit output
+    lut = (np.arange(4096) >= 2048).astype(np.uint16) * 65535  # a step: dark below 2048, white above
+    item.add_new(0x00283006, "US", lut.tolist())  # LUTData
     ds.VOILUTSequence = [item]
     ds.save_as(p)
     row = read_radiograph(p, target_spacing_mm=None).pixels[0]

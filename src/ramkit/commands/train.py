@@ -143,8 +143,8 @@ def predict_command(
     spacing: float | None = typer.Option(
         None,
         "--spacing",
-        help="Pixel spacing (mm) the model was trained at; images with a known spacing (DICOM) "
-        "are resampled to it. Default: the dataset's release spacing (0.175 hand, 0.15 wrist).",
+        help="Pixel spacing (mm) the model was trained at; inputs are resampled to it. Default: the training "
+        "data's Metadata.xlsx PixelSpacing, else the release spacing (0.175 hand, 0.15 wrist).",
     ),
     side: str | None = typer.Option(
         None, "--side", help="L or R for every image (default: DICOM laterality or the file name's _L/_R)."
@@ -155,6 +155,13 @@ def predict_command(
         help="Mirror left hands for the model (and the masks back). Default: yes, "
         "except for released RAM-H1200 images (JP_<Center>_P..._L.bmp), which are already in right-hand orientation.",
     ),
+    input_spacing: float | None = typer.Option(
+        None,
+        "--input-spacing",
+        help="Pixel spacing (mm) of the input files when they carry none (non-DICOM). Default: the release "
+        "spacing of the run's dataset (0.175 hand, 0.15 wrist).",
+    ),
+    amp: bool = typer.Option(False, "--amp/--no-amp", help="bf16/fp16 autocast on CUDA (default: fp32)."),
 ) -> None:
     """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
 
@@ -176,6 +183,8 @@ def predict_command(
         spacing_mm=spacing,
         side=side.upper() if side else None,
         flip_left=flip_left,
+        amp=amp,
+        input_spacing_mm=input_spacing,
     )
     typer.echo(f"wrote {len(files)} files to {out}")
 

@@ -253,7 +253,7 @@ def _dicom_luts(ds, raw: np.ndarray, bits: int, path: Path) -> np.ndarray:
     signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
     lo_raw, hi_raw = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
     try:
-        values = np.asarray(apply_modality_lut(raw, ds), np.float64)
+        values = apply_modality_lut(raw, ds)  # keeps integers when no rescale (a VOI LUT indexes by them)
         if "ModalityLUTSequence" in ds:
             ends = _lut_range(ds.ModalityLUTSequence[0])
         else:
@@ -262,13 +262,16 @@ def _dicom_luts(ds, raw: np.ndarray, bits: int, path: Path) -> np.ndarray:
             lo, hi = sorted((lo_raw * slope + intercept, hi_raw * slope + intercept))
             ends = (lo, hi)
         if "VOILUTSequence" in ds:
-            values = np.asarray(apply_voi_lut(values, ds, index=0), np.float64)
+            if np.issubdtype(values.dtype, np.floating):
+                values = np.round(values).astype(np.int64)
+            values = apply_voi_lut(values, ds, index=0)
             ends = _lut_range(ds.VOILUTSequence[0])
         elif "WindowCenter" in ds and "WindowWidth" in ds:
             # windowing maps into the same output range as its input (pydicom's convention)
-            values = np.asarray(apply_voi_lut(values, ds, index=0), np.float64)
+            values = apply_voi_lut(values, ds, index=0)
     except Exception as exc:  # malformed LUT descriptors and the like
         raise RamkitError(f"cannot apply the DICOM modality/VOI LUT ({type(exc).__name__}: {exc})", path) from None
+    values = np.asarray(values, np.float64)
     return np.clip((values - ends[0]) / max(ends[1] - ends[0], 1e-12), 0.0, 1.0)
 
 
