@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "ramkit.commands.data",  # check
     "ramkit.commands.evaluate",  # evaluate segmentation|scores
     "ramkit.commands.train",  # train, test, predict, bench
+    "ramkit.commands.analyze",  # analyze
 )
 
 for _mod in COMMAND_MODULES:
