@@ -317,7 +317,7 @@ def _check_report_in_chromium(report: Path, n_rows: int, progression: bool) -> N
                "--no-first-run", f"--user-data-dir={prof}", "--virtual-time-budget=5000", "--dump-dom",
                report.as_uri()]  # fmt: skip
         dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("class=\"case-row\"") == n_rows, dom[:500]
+    assert dom.count('class="case-row"') == n_rows, dom[:500]
     import re
 
     m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)

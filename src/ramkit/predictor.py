@@ -223,7 +223,7 @@ class Predictor:
         """
         if self.kind == "roi":
             crops = x if isinstance(x, list | tuple) else [x]
-            return self.predict_rois([self._roi_array(c) for c in crops], spacing_mm=spacing_mm)
+            return self.predict_rois([self.roi_array(c) for c in crops], spacing_mm=spacing_mm)
         rad = self.prepare(x, spacing_mm=spacing_mm, side=side, flip_left=flip_left)
         return self.predict_prepared(rad)
 
@@ -306,7 +306,8 @@ class Predictor:
             values=values,
         )
 
-    def _roi_array(self, c) -> np.ndarray:
+    def roi_array(self, c) -> np.ndarray:
+        """A joint crop as an H×W array (a path is read with its stored grey values)."""
         if isinstance(c, str | os.PathLike):
             from ramkit.io.images import read_gray
 
@@ -400,7 +401,7 @@ def prepare_radiograph(
         arr = np.asarray(x)
         if arr.ndim != 2:
             raise RamkitError(f"expected an H×W grey image, got an array of shape {arr.shape}")
-        _check_pixels(*arr.shape, None)
+        _check_pixels(int(arr.shape[0]), int(arr.shape[1]), None)
         px = to_float(np.ascontiguousarray(arr))
         s = str(side).upper()[:1] if side else None
         flipped = bool((True if flip_left is None else flip_left) and s == "L")

@@ -134,7 +134,7 @@ class Analyzer:
                 entry["box"] = joints.box_to_source(b, seg.pixels.shape, rad.source_shape, rad.flipped) if b else None
             if pred is not None:
                 located = [j for j in anatomy.JOINTS[kind] if boxes[kind][j.stem] is not None]
-                crops = [joints.crop(seg.pixels, boxes[kind][j.stem]) for j in located]
+                crops = [joints.crop(seg.pixels, b) for j in located if (b := boxes[kind][j.stem]) is not None]
                 if crops:
                     s = pred.predict_rois(crops, spacing_mm=sp)
                     for i, j in enumerate(located):
@@ -170,7 +170,7 @@ class Analyzer:
                 "box": joints.box_to_source(b, seg.pixels.shape, rad.source_shape, rad.flipped) if b else None,
             }
         located = [j for j in anatomy.W600_JOINTS if boxes[j.stem] is not None]
-        crops = [joints.crop(seg.pixels, boxes[j.stem]) for j in located]
+        crops = [joints.crop(seg.pixels, b) for j in located if (b := boxes[j.stem]) is not None]
         cls = self.predictor("wrist-be-cls")
         if cls is not None and crops:
             s = cls.predict_rois(crops, spacing_mm=seg.spacing_mm)
@@ -316,8 +316,13 @@ def _base_result(path: Path, rad, which: str, seg) -> dict:
     return {
         "schema": RESULT_SCHEMA,
         "ramkit_version": ramkit.__version__,
-        "input": {"file": os.fspath(path), "sha256": file_sha256(path), "height": rad.source_shape[0],
-                  "width": rad.source_shape[1], "bit_depth": rad.bit_depth},  # fmt: skip
+        "input": {
+            "file": os.fspath(path),
+            "sha256": file_sha256(path),
+            "height": rad.source_shape[0],
+            "width": rad.source_shape[1],
+            "bit_depth": rad.bit_depth,
+        },  # fmt: skip
         "spacing_mm": list(sp) if sp else None,
         "spacing_assumed": sp is None,
         "model_spacing_mm": seg.spacing_mm,

@@ -57,7 +57,8 @@ def unique_names(paths: list[Path]) -> list[str]:
         # identical files given twice keep a numeric suffix
         if all(depth[i] > len(resolved[i].parts) for idx in clashes for i in idx):
             break
-    out, count = [], {}
+    out: list[str] = []
+    count: dict[str, int] = {}
     for n in [name(i) for i in range(len(paths))]:
         count[n] = count.get(n, 0) + 1
         out.append(n if count[n] == 1 else f"{n}_{count[n]}")

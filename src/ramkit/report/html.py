@@ -13,6 +13,7 @@ import html
 import io
 from pathlib import Path
 
+from ramkit import anatomy
 from ramkit.io.atomic import write_text
 
 _CSS = """
@@ -37,13 +38,19 @@ def _thumbnail(path: Path, max_side: int = 460) -> bytes | None:
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((max_side, max_side))
+            rgb = im.convert("RGB")
+            rgb.thumbnail((max_side, max_side))
             buf = io.BytesIO()
-            im.save(buf, format="PNG", optimize=True)
+            rgb.save(buf, format="PNG", optimize=True)
             return buf.getvalue()
     except OSError:
         return None
+
+
+def _th(*names: str) -> str:
+    """A header row; a name starting with ``<`` is left-aligned (``"<joint"``)."""
+    cells = "".join(f"<th class=l>{n[1:]}</th>" if n.startswith("<") else f"<th>{n}</th>" for n in names)
+    return f"<tr>{cells}</tr>"
 
 
 def _fmt(v) -> str:
@@ -55,8 +62,8 @@ def _fmt(v) -> str:
 
 
 def _summary(results: list[dict]) -> str:
-    rows = ["<table id='summary'><tr><th class=l>radiograph</th><th class=l>anatomy</th><th>side</th>"
-            "<th>BE</th><th>JSN</th><th>SvdH</th><th>eroded joints</th><th>lesion mm²</th><th class=l>status</th></tr>"]  # fmt: skip
+    head = _th("<radiograph", "<anatomy", "side", "BE", "JSN", "SvdH", "eroded joints", "lesion mm²", "<status")
+    rows = [f"<table id='summary'>{head}"]
     for r in results:
         t = r.get("totals") or {}
         ok = r.get("status") == "ok"
@@ -80,15 +87,15 @@ def _case(r: dict, out: Path) -> str:
     inp = r.get("input", {})
     sp = r.get("spacing_mm")
     parts.append(
-        f"<p class=muted>{html.escape(str(inp.get('file')))} · sha256 {html.escape(str(inp.get('sha256', ''))[:16])}… · "
+        f"<p class=muted>{html.escape(str(inp.get('file')))} · "
+        f"sha256 {html.escape(str(inp.get('sha256', ''))[:16])}… · "
         f"{inp.get('width')}×{inp.get('height')} px · spacing {sp[0] if sp else 'unknown'} mm"
         f"{' (assumed: release spacing)' if r.get('spacing_assumed') else ''} · side {r.get('side')} · "
         f"{r.get('anatomy')}</p>"
     )
     thumb = _thumbnail(out / r["name"] / "overlay.png")
     img = _img_tag(thumb, f"overlay {r['name']}") if thumb else "<p class=fail>overlay missing</p>"
-    head = ("<tr><th class=l>joint</th><th class=l>kind</th><th>score</th><th>expected ± SD</th>"
-            "<th class=l>P(score)</th><th>P(erosion)</th><th>lesion mm²</th><th class=l>box (x,y,w,h)</th></tr>")  # fmt: skip
+    head = _th("<joint", "<kind", "score", "expected ± SD", "<P(score)", "P(erosion)", "lesion mm²", "<box (x,y,w,h)")
     rows = [f"<table class='joints'>{head}"]
     for e in r.get("joints", []):
         probs = e.get("probabilities")
@@ -139,8 +146,10 @@ def _progress_plot(p: dict) -> bytes:
 def _progression(prog: list[dict]) -> str:
     if not prog:
         return ""
-    parts = ["<h2 id='progression'>Progression</h2>",
-             "<p class=muted>Consecutive visits of one patient (same side and anatomy); Δ = later − earlier.</p>"]  # fmt: skip
+    parts = [
+        "<h2 id='progression'>Progression</h2>",
+        "<p class=muted>Consecutive visits of one patient (same side and anatomy); Δ = later − earlier.</p>",
+    ]
     for p in prog:
         rows = ["<table class='progression'><tr><th class=l>from</th><th class=l>to</th><th>ΔBE</th><th>ΔJSN</th>"
                 "<th>ΔSvdH</th><th class=l>joints that changed</th></tr>"]  # fmt: skip
@@ -175,9 +184,12 @@ def write_report(path: Path, results: list[dict], prog: list[dict], out: Path) -
             "not a clinical reading.</div>"
         )
     n_fail = sum(r.get("status") != "ok" for r in results)
+    m = anatomy.MAX_TOTAL
+    maxima = f"SvdH maxima: hand BE {m['be']}, JSN {m['jsn']}; wrist BE {m['w600']}"
     run_rows = "".join(
         f"<tr><td class=l>{html.escape(t)}</td><td class=l>{html.escape(str(d.get('run')))}</td>"
-        f"<td class=l>{html.escape(str(d.get('model')))}</td><td class=l>{html.escape(str(d.get('weights_sha256', ''))[:16])}…</td></tr>"
+        f"<td class=l>{html.escape(str(d.get('model')))}</td>"
+        f"<td class=l>{html.escape(str(d.get('weights_sha256', ''))[:16])}…</td></tr>"
         for t, d in sorted(runs.items())
     )
     doc = f"""<!DOCTYPE html>
@@ -185,9 +197,9 @@ def write_report(path: Path, results: list[dict], prog: list[dict], out: Path) -
 <body>
 <h1>ramkit analyze — {len(results)} radiograph(s)</h1>
 {banner}
-<p>{len(results) - n_fail} analysed, {n_fail} failed · ramkit {ramkit.__version__} · SvdH maxima: hand BE 80, JSN 60; wrist BE 30.</p>
+<p>{len(results) - n_fail} analysed, {n_fail} failed · ramkit {ramkit.__version__} · {maxima}</p>
 {_summary(results)}
-<table><tr><th class=l>task</th><th class=l>run</th><th class=l>model</th><th class=l>weights sha256</th></tr>{run_rows}</table>
+<table>{_th("<task", "<run", "<model", "<weights sha256")}{run_rows}</table>
 {_progression(prog)}
 {"".join(_case(r, out) for r in results)}
 <script>

@@ -232,7 +232,7 @@ def run_predict(
     names = list(pred.class_names)
     if pred.kind == "seg":
         for p, stem in zip(images, unique_names([Path(p) for p in images]), strict=True):
-            r = pred.predict(p, spacing_mm=input_spacing_mm, side=side, flip_left=flip_left)
+            r = pred.predict_prepared(pred.prepare(p, spacing_mm=input_spacing_mm, side=side, flip_left=flip_left))
             masks = r.masks
             img = r.to_source(r.pixels)  # the input's grid, for the overlay
             with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:
@@ -254,7 +254,7 @@ def run_predict(
             )
             written += [out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_overlay.png", out / f"{stem}.json"]
         return written
-    s = pred.predict([str(p) for p in images], spacing_mm=input_spacing_mm)
+    s = pred.predict_rois([pred.roi_array(p) for p in images], spacing_mm=input_spacing_mm)
     df = pd.DataFrame({"image": [os.fspath(p) for p in images], "class": s.classes})
     if pred.task.activation == "ordinal":
         df["score"] = s.scores
