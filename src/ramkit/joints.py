@@ -301,6 +301,18 @@ def box_to_source(box: Box, model_shape: tuple[int, int], source_shape: tuple[in
     return [round(x * sx, 1), round(y * sy, 1), round(bw * sx, 1), round(bh * sy, 1)]
 
 
+def box_to_model(box, model_shape: tuple[int, int], source_shape: tuple[int, int], flipped: bool) -> Box:
+    """Inverse of :func:`box_to_source`: a box on the input file's grid -> integer box on a model grid."""
+    x, y, bw, bh = box
+    mh, mw = model_shape
+    sy, sx = mh / source_shape[0], mw / source_shape[1]
+    x, y, bw, bh = x * sx, y * sy, bw * sx, bh * sy
+    if flipped:
+        x = mw - x - bw
+    x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
+    return x0, y0, max(1, min(mw - x0, int(round(bw)))), max(1, min(mh - y0, int(round(bh))))
+
+
 def crop(image: np.ndarray, box: Box) -> np.ndarray:
     """The ROI crop of a box (as the release crops: integer box inside the image)."""
     x, y, w, h = box

@@ -227,7 +227,7 @@ class Predictor:
         rad = self.prepare(x, spacing_mm=spacing_mm, side=side, flip_left=flip_left)
         return self.predict_prepared(rad)
 
-    def prepare(self, x, *, spacing_mm=None, side=None, flip_left=None, dataset: str | None = None):
+    def prepare(self, x, *, spacing_mm=None, side=None, flip_left=None, dataset: str | None = None, check_extent=True):
         """Read/orient/resample an input to this run's model grid (a Radiograph whose ``to_source`` undoes it)."""
         return prepare_radiograph(
             x,
@@ -236,12 +236,11 @@ class Predictor:
             spacing_mm=spacing_mm,
             side=side,
             flip_left=flip_left,
+            check_extent=check_extent,
         )
 
     def predict_prepared(self, rad) -> SegPrediction:
         """Segment a radiograph already on this run's grid (from :meth:`prepare` of any run of the same spacing)."""
-        from ramkit.train import inference as inf
-
         if self.kind != "seg":
             raise RamkitError(f"run {self.run} scores joint crops ({self.task.id}); use predict_rois", self.run)
         px = rad.pixels
@@ -251,10 +250,7 @@ class Predictor:
                 f"(< {MIN_SIDE_PX} px)",
                 rad.path,
             )
-        logits = inf.seg_logits(
-            self.model, px, self.task, self.patch_size, self.device, self.amp, scale=self.input_scale
-        )
-        model_masks = inf.restore_size(inf.seg_masks(logits, self.task), *px.shape).astype(bool)
+        model_masks = self.segment_grid(px)
         masks = rad.to_source(model_masks).astype(bool)
         return SegPrediction(
             class_names=self.class_names,
@@ -264,6 +260,17 @@ class Predictor:
             spacing_mm=float(rad.spacing_mm or self.train_spacing_mm),
             radiograph=rad,
         )
+
+    def segment_grid(self, pixels: np.ndarray, overlap: float = 0.5) -> np.ndarray:
+        """bool C×h×w masks of a float32 image already on this run's model grid (no reading, resampling or flip;
+        the run's input scale and sliding window still apply)."""
+        from ramkit.train import inference as inf
+
+        logits = inf.seg_logits(
+            self.model, pixels, self.task, self.patch_size, self.device, self.amp, overlap=overlap,
+            scale=self.input_scale,
+        )  # fmt: skip
+        return inf.restore_size(inf.seg_masks(logits, self.task), *pixels.shape).astype(bool)
 
     def predict_rois(self, crops: list[np.ndarray], spacing_mm: float | None = None) -> ScorePrediction:
         """Score joint crops (H×W arrays, right-hand orientation, as the release's ROI crops)."""
