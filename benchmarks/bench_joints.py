@@ -70,26 +70,44 @@ def wrist_cases(data: Path, split: str):
     return ds.seg(split), ds.joint_boxes()
 
 
-def calibrate(data: Path) -> dict:
-    """Median (k, du, dv) per joint on the train split from true masks and true boxes."""
-    samples, truth, sp = hand_cases(data, "train")
+def _fit(acc: dict, key, rule, bones, sp: float, tb, shape) -> None:
+    m = joints.measure(rule, bones, sp)
+    if m is None:
+        return
+    c, u, size = m
+    v = np.array([-u[1], u[0]])
+    tc = np.array([tb[0] + tb[2] / 2, tb[1] + tb[3] / 2])
+    side = tb[2]
+    clamped = tb[0] <= 0 or tb[1] <= 0 or tb[0] + tb[2] >= shape[1] - 1 or tb[1] + tb[3] >= shape[0] - 1
+    acc.setdefault(key, []).append((side / size, (tc - c) @ u / side, (tc - c) @ v / side, clamped))
+
+
+def calibrate(data: Path, wrist: bool = False) -> dict:
+    """Median (k, du, dv) per joint on the train split from true masks and true boxes (hand, or W600 wrists)."""
     rules = joints.joint_rules()
-    acc: dict[tuple[str, str], list] = {}
-    for s in samples:
-        bones = joints._Bones(s.bones(), anatomy.HAND_BONES, max(1, int(4.0 / sp**2)))
-        for kind in ("be", "jsn"):
-            for stem, tb in truth[kind].get(s.stem, {}).items():
-                m = joints.measure(rules[kind, stem], bones, sp)
-                if m is None:
-                    continue
-                c, u, size = m
-                v = np.array([-u[1], u[0]])
-                tc = np.array([tb[0] + tb[2] / 2, tb[1] + tb[3] / 2])
-                side = tb[2]
-                clamped = tb[0] <= 0 or tb[1] <= 0 or tb[0] + tb[2] >= s.width - 1 or tb[1] + tb[3] >= s.height - 1
-                acc.setdefault((kind, stem), []).append(
-                    (side / size, (tc - c) @ u / side, (tc - c) @ v / side, clamped)
-                )
+    acc: dict = {}
+    if not wrist:
+        samples, truth, sp = hand_cases(data, "train")
+        for s in samples:
+            bones = joints._Bones(s.bones(), anatomy.HAND_BONES, max(1, int(4.0 / sp**2)))
+            for kind in ("be", "jsn"):
+                for stem, tb in truth[kind].get(s.stem, {}).items():
+                    _fit(acc, (kind, stem), rules[kind, stem], bones, sp, tb, (s.height, s.width))
+    else:
+        wsamples, wtruth = wrist_cases(data, "train")
+        names = [anatomy.WRIST_TO_HAND[n] for n in anatomy.WRIST_BONES]
+        for s in wsamples:
+            m = s.masks()
+            wsp = 90.0 / m.shape[-1]
+            left = s.side == "L"
+            if left:
+                m = m[..., ::-1]
+            bones = joints._Bones(m, names, max(1, int(4.0 / wsp**2)))
+            for stem, tb in wtruth.get(s.stem, {}).items():
+                if left:
+                    tb = (m.shape[-1] - tb[0] - tb[2], tb[1], tb[2], tb[3])
+                rule = rules["be", anatomy.W600_JOINT_TO_BE_STEM[stem]]
+                _fit(acc, stem, rule, bones, wsp, tb, m.shape[-2:])
     out = {}
     for key, vals in sorted(acc.items()):
         a = np.array([v[:3] for v in vals if not v[3]] or [v[:3] for v in vals])
@@ -162,10 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-wrist", dest="wrist", action="store_false")
     ap.add_argument("--max-cases", type=int)
     ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--calibrate-wrist", action="store_true", help="with --calibrate: the W600 wrist joints")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if args.calibrate:
-        for key, v in calibrate(args.data).items():
+        for key, v in calibrate(args.data, wrist=args.calibrate_wrist).items():
             print(f"    {key!r}: {v},")
         return 0
     res = run(args)

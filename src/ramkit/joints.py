@@ -107,6 +107,17 @@ CALIBRATION: dict[tuple[str, str], tuple[float, float, float]] = {
     ("jsn", "STT"): (0.813, -0.128, -0.113),
 }
 
+#: The W600 wrist joints, calibrated on the synthetic W600 train split (``--calibrate --calibrate-wrist``): wrist
+#: crops cut the radius and ulna short, so their ends sit differently relative to the measured size.
+WRIST_CALIBRATION: dict[str, tuple[float, float, float]] = {
+    'DistalRadius': (1.329, -0.307, -0.291),
+    'DistalUlna': (1.654, -0.417, 0.029),
+    'Lunate': (1.06, -0.119, 0.217),
+    'Metacarpal1st': (1.957, -0.026, 0.102),
+    'Scaphoid': (1.501, -0.033, 0.002),
+    'Trapezium': (1.111, -0.159, -0.052),
+}
+
 _BASE = _rules()
 for (_kind, _stem), _rule in list(_BASE.items()):
     for _name in (_rule.a, _rule.b):
@@ -285,10 +296,12 @@ def wrist_joint_boxes(masks: np.ndarray, spacing_mm: float, min_area_mm2: float 
     h, w = masks.shape[-2:]
     bones = _Bones(masks, names, max(1, int(min_area_mm2 / spacing_mm**2)))
     rules = joint_rules()
-    return {
-        j.stem: _box(rules["be", anatomy.W600_JOINT_TO_BE_STEM[j.stem]], bones, spacing_mm, w, h)
-        for j in anatomy.W600_JOINTS
-    }
+    out: dict[str, Box | None] = {}
+    for j in anatomy.W600_JOINTS:
+        r = rules["be", anatomy.W600_JOINT_TO_BE_STEM[j.stem]]
+        k, du, dv = WRIST_CALIBRATION.get(j.stem, (r.k, r.du, r.dv))
+        out[j.stem] = _box(JointRule(r.a, r.b, r.centre, r.size, k, du, dv), bones, spacing_mm, w, h)
+    return out
 
 
 def box_to_source(box: Box, model_shape: tuple[int, int], source_shape: tuple[int, int], flipped: bool) -> list:
