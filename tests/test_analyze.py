@@ -324,3 +324,27 @@ def _check_report_in_chromium(report: Path, n_rows: int, progression: bool) -> N
     assert m and m.group(1) == m.group(2) and int(m.group(2)) >= n_rows, m and m.group(0)
     assert ('id="progression"' in dom) == progression
     assert "http://" not in dom.replace("http://www.w3.org", "") and "https://" not in dom  # nothing remote
+
+
+@pytest.mark.slow
+def test_analyze_workers_shard_the_inputs(runs, tmp_path):
+    for i in range(3):
+        write_gray(tmp_path / "in" / f"w{i}_R.png", _hand_image(seed=i))
+    out = tmp_path / "out"
+    r = _cli("analyze", str(tmp_path / "in"), "--models", str(runs), "--out", str(out), "--anatomy", "hand",
+             "--workers", "2")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.parent.name for p in out.glob("*/result.json")) == ["w0_R", "w1_R", "w2_R"]
+    assert len((out / "results.csv").read_text().splitlines()) == 4
+
+
+def test_report_has_the_synthetic_banner_and_failed_rows(tmp_path):
+    from ramkit.report.html import write_report
+
+    ok = {"name": "a", "status": "ok", "anatomy": "hand", "side": "R", "totals": {"BE": 3}, "joints": [],
+          "runs": {"hand-bone-seg": {"run": "r", "model": "Unet", "weights_sha256": "0" * 64, "synthetic": True}}}  # fmt: skip
+    bad = {"name": "b", "status": "failed", "error": "b.png: corrupt"}
+    write_report(tmp_path / "report.html", [ok, bad], [], tmp_path)
+    text = (tmp_path / "report.html").read_text()
+    assert "synthetic-banner" in text and "b.png: corrupt" in text and text.count("case-row") == 2
+    assert "<script src" not in text and "<link" not in text

@@ -64,7 +64,7 @@ def progression(results: list[dict]) -> list[dict]:
             ta, tb = a.get("totals", {}), b.get("totals", {})
             d = {"from": a["name"], "to": b["name"], "from_order": a["visit"]["order"], "to_order": b["visit"]["order"],
                  "per_joint": per_joint}  # fmt: skip
-            for t in ("BE", "JSN", "SvdH"):
+            for t in ("BE", "JSN", "SvdH", "eroded_joints"):
                 if t in ta and t in tb:
                     d[f"d{t}"] = tb[t] - ta[t]
             deltas.append(d)
@@ -81,9 +81,21 @@ def progression_table(prog: list[dict]):
         for d in p["deltas"]:
             row = {"patient": p["patient"], "side": p["side"], "anatomy": p["anatomy"], "from": d["from"],
                    "to": d["to"], "from_visit": d["from_order"], "to_visit": d["to_order"]}  # fmt: skip
-            for t in ("dBE", "dJSN", "dSvdH"):
+            for t in ("dBE", "dJSN", "dSvdH", "deroded_joints"):
                 row[t] = d.get(t)
             row.update({f"d_{k.replace(':', '_')}": v for k, v in d["per_joint"].items()})
             rows.append(row)
-    cols = ["patient", "side", "anatomy", "from", "to", "from_visit", "to_visit", "dBE", "dJSN", "dSvdH"]
+    cols = [
+        "patient",
+        "side",
+        "anatomy",
+        "from",
+        "to",
+        "from_visit",
+        "to_visit",
+        "dBE",
+        "dJSN",
+        "dSvdH",
+        "deroded_joints",
+    ]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=cols)

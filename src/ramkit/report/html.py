@@ -151,14 +151,14 @@ def _progression(prog: list[dict]) -> str:
         "<p class=muted>Consecutive visits of one patient (same side and anatomy); Δ = later − earlier.</p>",
     ]
     for p in prog:
-        rows = ["<table class='progression'><tr><th class=l>from</th><th class=l>to</th><th>ΔBE</th><th>ΔJSN</th>"
-                "<th>ΔSvdH</th><th class=l>joints that changed</th></tr>"]  # fmt: skip
+        head = _th("<from", "<to", "ΔBE", "ΔJSN", "ΔSvdH", "Δ eroded joints", "<joints that changed")
+        rows = [f"<table class='progression'>{head}"]
         for d in p["deltas"]:
             changed = ", ".join(f"{k} {v:+d}" for k, v in d["per_joint"].items() if v)
             rows.append(
                 f"<tr><td class=l>{html.escape(d['from'])}</td><td class=l>{html.escape(d['to'])}</td>"
-                f"<td>{_fmt(d.get('dBE'))}</td><td>{_fmt(d.get('dJSN'))}</td><td>{_fmt(d.get('dSvdH'))}</td>"
-                f"<td class=l>{html.escape(changed) or 'none'}</td></tr>"
+                + "".join(f"<td>{_fmt(d.get(k))}</td>" for k in ("dBE", "dJSN", "dSvdH", "deroded_joints"))
+                + f"<td class=l>{html.escape(changed) or 'none'}</td></tr>"
             )
         rows.append("</table>")
         plot = _img_tag(_progress_plot(p), f"totals over time, patient {p['patient']}")
