@@ -324,7 +324,10 @@ def _base_result(path: Path, rad, which: str, seg) -> dict:
     from ramkit.pipeline.progression import visit_key
     from ramkit.predictor import file_sha256
 
-    sp = rad.source_spacing_mm
+    sp = rad.source_spacing_mm or (  # the assumed release spacing, as the model grid implies it
+        round(rad.spacing_mm * rad.pixels.shape[0] / rad.source_shape[0], 6),
+        round(rad.spacing_mm * rad.pixels.shape[1] / rad.source_shape[1], 6),
+    )
     return {
         "schema": RESULT_SCHEMA,
         "ramkit_version": ramkit.__version__,
@@ -335,8 +338,8 @@ def _base_result(path: Path, rad, which: str, seg) -> dict:
             "width": rad.source_shape[1],
             "bit_depth": rad.bit_depth,
         },  # fmt: skip
-        "spacing_mm": list(sp) if sp else None,
-        "spacing_assumed": sp is None,
+        "spacing_mm": list(sp),
+        "spacing_assumed": rad.source_spacing_mm is None,
         "model_spacing_mm": seg.spacing_mm,
         "side": rad.side,
         "flipped_for_models": bool(rad.flipped),

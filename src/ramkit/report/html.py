@@ -89,7 +89,7 @@ def _case(r: dict, out: Path) -> str:
     parts.append(
         f"<p class=muted>{html.escape(str(inp.get('file')))} · "
         f"sha256 {html.escape(str(inp.get('sha256', ''))[:16])}… · "
-        f"{inp.get('width')}×{inp.get('height')} px · spacing {sp[0] if sp else 'unknown'} mm"
+        f"{inp.get('width')}×{inp.get('height')} px · spacing {sp[0] if sp else '?'} mm"
         f"{' (assumed: release spacing)' if r.get('spacing_assumed') else ''} · side {r.get('side')} · "
         f"{r.get('anatomy')}</p>"
     )
