@@ -193,6 +193,7 @@ class Analyzer:
         (mm²) inside each box. Only the boxes (plus a margin of half a BE patch) are segmented: lesion area is
         reported per joint, and this is ~3× cheaper than the whole radiograph. None without a BE run."""
         from ramkit import joints
+        from ramkit.predictor import masks_to_source
 
         be = self.predictor("hand-be-seg")
         if be is None:
@@ -209,8 +210,8 @@ class Analyzer:
             x, y, bw, bh = joints.box_to_model(e["box"], (h, w), grid.source_shape, grid.flipped)
             x0, y0, x1, y1 = max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin)
             m = be.segment_grid(grid.pixels[y0:y1, x0:x1]).any(0)
-            lesion[y:y + bh, x:x + bw] |= m[y - y0 : y - y0 + bh, x - x0 : x - x0 + bw]
-        lesion_src = grid.to_source(lesion).astype(bool)
+            lesion[y : y + bh, x : x + bw] |= m[y - y0 : y - y0 + bh, x - x0 : x - x0 + bw]
+        lesion_src = masks_to_source(grid, lesion)
         src_sp = grid.source_spacing_mm or (grid.spacing_mm * h / grid.source_shape[0],) * 2
         px_area = float(src_sp[0] * src_sp[1])
         for e in todo:
