@@ -146,6 +146,10 @@ def test_predictor_refuses_huge_and_warns_on_implausible_inputs(runs, tmp_path):
     write_gray(tiny, np.zeros((5, 5), np.uint8))
     with pytest.warns(RamkitWarning, match="implausibly small"), pytest.raises(RamkitError, match="too small"):
         seg.predict(tiny)
+    crop = tmp_path / "crop_R.png"  # a joint crop given to a segmentation run
+    write_gray(crop, _hand_image(120, 120))
+    with pytest.warns(RamkitWarning, match="implausible for a hand radiograph"):
+        seg.predict(crop)
     score = ramkit.Predictor.from_run(runs / "hand-be-score", device="cpu")
     with pytest.warns(RamkitWarning, match="looks like a whole radiograph"):
         s = score.predict(_hand_image(1700, 1300))
