@@ -74,37 +74,37 @@ def _rules() -> dict[tuple[str, str], JointRule]:
 
 #: Calibration (k, du, dv) per joint: medians over the synthetic train split (``bench_joints.py --calibrate``).
 CALIBRATION: dict[tuple[str, str], tuple[float, float, float]] = {
-    ("be", "CMC-T"): (2.018, -0.018, -0.009),
-    ("be", "IP"): (1.946, 0.095, 0.025),
-    ("be", "L"): (1.034, -0.159, 0.237),
-    ("be", "MCP-I"): (1.978, 0.1, 0.0),
-    ("be", "MCP-M"): (1.99, 0.097, 0.005),
-    ("be", "MCP-R"): (1.993, 0.098, -0.0),
-    ("be", "MCP-S"): (1.992, 0.105, -0.003),
-    ("be", "MCP-T"): (1.963, 0.101, 0.003),
-    ("be", "PIP-I"): (1.97, 0.103, -0.001),
-    ("be", "PIP-M"): (1.979, 0.108, -0.001),
-    ("be", "PIP-R"): (1.973, 0.11, -0.007),
-    ("be", "PIP-S"): (1.984, 0.102, -0.023),
-    ("be", "R"): (1.223, -0.214, -0.189),
-    ("be", "S"): (1.561, -0.023, 0.014),
-    ("be", "Tm"): (1.113, -0.134, -0.089),
-    ("be", "U"): (1.637, -0.377, 0.019),
-    ("jsn", "CMC-M"): (2.232, 0.087, -0.078),
-    ("jsn", "CMC-R"): (2.229, 0.086, 0.05),
-    ("jsn", "CMC-S"): (2.185, 0.109, -0.171),
-    ("jsn", "MCP-I"): (1.978, 0.1, 0.0),
-    ("jsn", "MCP-M"): (1.99, 0.097, 0.005),
-    ("jsn", "MCP-R"): (1.993, 0.098, -0.0),
-    ("jsn", "MCP-S"): (1.992, 0.105, -0.003),
-    ("jsn", "MCP-T"): (1.963, 0.101, 0.003),
-    ("jsn", "PIP-I"): (1.97, 0.103, -0.001),
-    ("jsn", "PIP-M"): (1.979, 0.108, -0.001),
-    ("jsn", "PIP-R"): (1.973, 0.11, -0.007),
-    ("jsn", "PIP-S"): (1.984, 0.102, -0.023),
-    ("jsn", "SC"): (0.813, 0.149, -0.027),
-    ("jsn", "SR"): (0.813, 0.169, 0.174),
-    ("jsn", "STT"): (0.813, -0.128, -0.113),
+    ('be', 'CMC-T'): (2.023, 0.0, 0.004),
+    ('be', 'IP'): (1.944, 0.07, -0.018),
+    ('be', 'L'): (1.034, -0.159, 0.237),
+    ('be', 'MCP-I'): (1.977, 0.097, 0.005),
+    ('be', 'MCP-M'): (1.99, 0.097, 0.005),
+    ('be', 'MCP-R'): (1.992, 0.095, -0.003),
+    ('be', 'MCP-S'): (1.992, 0.104, -0.007),
+    ('be', 'MCP-T'): (1.963, 0.097, 0.0),
+    ('be', 'PIP-I'): (1.968, 0.093, 0.005),
+    ('be', 'PIP-M'): (1.977, 0.104, 0.005),
+    ('be', 'PIP-R'): (1.973, 0.103, -0.012),
+    ('be', 'PIP-S'): (1.978, 0.04, -0.016),
+    ('be', 'R'): (1.223, -0.214, -0.189),
+    ('be', 'S'): (1.561, -0.023, 0.014),
+    ('be', 'Tm'): (1.113, -0.134, -0.089),
+    ('be', 'U'): (1.637, -0.377, 0.019),
+    ('jsn', 'CMC-M'): (2.238, 0.122, -0.057),
+    ('jsn', 'CMC-R'): (2.24, 0.122, 0.05),
+    ('jsn', 'CMC-S'): (2.193, 0.153, -0.119),
+    ('jsn', 'MCP-I'): (1.977, 0.097, 0.005),
+    ('jsn', 'MCP-M'): (1.99, 0.097, 0.005),
+    ('jsn', 'MCP-R'): (1.992, 0.095, -0.003),
+    ('jsn', 'MCP-S'): (1.992, 0.104, -0.007),
+    ('jsn', 'MCP-T'): (1.963, 0.097, 0.0),
+    ('jsn', 'PIP-I'): (1.968, 0.093, 0.005),
+    ('jsn', 'PIP-M'): (1.977, 0.104, 0.005),
+    ('jsn', 'PIP-R'): (1.973, 0.103, -0.012),
+    ('jsn', 'PIP-S'): (1.978, 0.04, -0.016),
+    ('jsn', 'SC'): (0.813, 0.195, 0.015),
+    ('jsn', 'SR'): (0.813, 0.199, 0.116),
+    ('jsn', 'STT'): (0.813, -0.094, -0.159),
 }
 
 #: The W600 wrist joints, calibrated on the synthetic W600 train split (``--calibrate --calibrate-wrist``): wrist
@@ -113,7 +113,7 @@ WRIST_CALIBRATION: dict[str, tuple[float, float, float]] = {
     'DistalRadius': (1.329, -0.307, -0.291),
     'DistalUlna': (1.654, -0.417, 0.029),
     'Lunate': (1.06, -0.119, 0.217),
-    'Metacarpal1st': (1.957, -0.026, 0.102),
+    'Metacarpal1st': (1.96, -0.004, 0.077),
     'Scaphoid': (1.501, -0.033, 0.002),
     'Trapezium': (1.111, -0.159, -0.052),
 }
@@ -171,6 +171,20 @@ class _Bones:
                 ys, xs = np.nonzero(self._component(i))
                 self._pts[name] = np.stack([xs, ys], 1).astype(np.float64) if len(xs) >= self.min_px else None
         return self._pts[name]
+
+    def edge_without(self, name: str, other: str) -> np.ndarray | None:
+        """Outline of ``name`` minus the pixels it shares with ``other`` (predicted masks of neighbouring bones
+        overlap where one is over-segmented; the joint lies where the distal bone begins)."""
+        if self.pts(name) is None or self.pts(other) is None:
+            return None
+        from scipy import ndimage
+
+        m = self._component(self.index[name]) & ~self._component(self.index[other])
+        if m.sum() < self.min_px:
+            return self.edge(name)
+        e = m & ~ndimage.binary_erosion(m)
+        ys, xs = np.nonzero(e)
+        return np.stack([xs, ys], 1).astype(np.float64)
 
     def edge(self, name: str) -> np.ndarray | None:
         if name not in self._edge:
@@ -230,7 +244,8 @@ def measure(rule: JointRule, bones: _Bones, spacing_mm: float) -> tuple[np.ndarr
         if pb is None:
             return None
         u = _unit(pb.mean(0) - ca)
-        ea, eb = bones.edge(rule.a), bones.edge(rule.b) if rule.b else None
+        ea = bones.edge_without(rule.a, rule.b) if rule.b else None
+        eb = bones.edge(rule.b) if rule.b else None
         if rule.centre == "gap" and ea is not None and eb is not None:
             centre = _gap_point(ea, eb, tol=1.0 / spacing_mm)
         else:  # end of a facing b
