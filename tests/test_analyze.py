@@ -105,9 +105,11 @@ def test_boxes_from_true_synthetic_masks_match_the_release_boxes():
 
 
 def test_box_to_source_undoes_flip_and_scale():
-    from ramkit.joints import box_to_source
+    from ramkit.joints import box_to_model, box_to_source
 
-    assert box_to_source((10, 20, 30, 30), (100, 200), (200, 400), flipped=True) == [320.0, 40.0, 60.0, 60.0]
+    src = box_to_source((10, 20, 30, 30), (100, 200), (200, 400), flipped=True)
+    assert src == [320.0, 40.0, 60.0, 60.0]
+    assert box_to_model(src, (100, 200), (200, 400), flipped=True) == (10, 20, 30, 30)
 
 
 # ------------------------------------------------------------------------------------------------ predictor
