@@ -347,8 +347,9 @@ def test_analyze_workers_shard_the_inputs(runs, tmp_path):
 def test_report_has_the_synthetic_banner_and_failed_rows(tmp_path):
     from ramkit.report.html import write_report
 
+    run = {"run": "r", "model": "Unet", "weights_sha256": "0" * 64, "synthetic": True}
     ok = {"name": "a", "status": "ok", "anatomy": "hand", "side": "R", "totals": {"BE": 3}, "joints": [],
-          "runs": {"hand-bone-seg": {"run": "r", "model": "Unet", "weights_sha256": "0" * 64, "synthetic": True}}}  # fmt: skip
+          "runs": {"hand-bone-seg": run}}  # fmt: skip
     bad = {"name": "b", "status": "failed", "error": "b.png: corrupt"}
     write_report(tmp_path / "report.html", [ok, bad], [], tmp_path)
     text = (tmp_path / "report.html").read_text()
