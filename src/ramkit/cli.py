@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "ramkit.commands.train",  # train, test, predict, bench
     "ramkit.commands.report",  # report
     "ramkit.commands.export",  # export
+    "ramkit.commands.analyze",  # analyze
 )
 
 for _mod in COMMAND_MODULES:

@@ -197,8 +197,8 @@ def predict_command(
     spacing: float | None = typer.Option(
         None,
         "--spacing",
-        help="Pixel spacing (mm) the model was trained at; images with a known spacing (DICOM) "
-        "are resampled to it. Default: the dataset's release spacing (0.175 hand, 0.15 wrist).",
+        help="Pixel spacing (mm) the model was trained at; inputs are resampled to it. Default: the training "
+        "data's Metadata.xlsx PixelSpacing, else the release spacing (0.175 hand, 0.15 wrist).",
     ),
     side: str | None = typer.Option(
         None, "--side", help="L or R for every image (default: DICOM laterality or the file name's _L/_R)."
@@ -214,6 +214,13 @@ def predict_command(
         "--joint-boxes",
         help="MIL scheme-2 runs: joint-detection COCO file(s) of the release, comma-separated (BE and/or JSN).",
     ),
+    input_spacing: float | None = typer.Option(
+        None,
+        "--input-spacing",
+        help="Pixel spacing (mm) of the input files when they carry none (non-DICOM). Default: the release "
+        "spacing of the run's dataset (0.175 hand, 0.15 wrist).",
+    ),
+    amp: bool = typer.Option(False, "--amp/--no-amp", help="bf16/fp16 autocast on CUDA (default: fp32)."),
 ) -> None:
     """Predict new images: masks (PNG, overlay PNG, .npy, COCO RLE JSON) or scores (CSV).
 
@@ -241,6 +248,8 @@ def predict_command(
         side=side.upper() if side else None,
         flip_left=flip_left,
         joint_boxes=joint_boxes,
+        amp=amp,
+        input_spacing_mm=input_spacing,
     )
     typer.echo(f"wrote {len(files)} files to {out}")
 

@@ -233,6 +233,53 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
+def _lut_range(item) -> tuple[float, float]:
+    """Output range of a Modality/VOI LUT Sequence item: 0 .. 2**bits - 1 from its LUTDescriptor."""
+    desc = list(item.LUTDescriptor)
+    nbits = int(desc[2]) if len(desc) > 2 and int(desc[2]) > 0 else 16
+    return 0.0, float(2**nbits - 1)
+
+
+def _dicom_luts(ds, raw: np.ndarray, bits: int, path: Path) -> np.ndarray:
+    """Stored values -> float32 [0, 1] through pydicom's own Modality LUT and VOI LUT (first window/LUT).
+
+    ``apply_modality_lut`` applies a Modality LUT Sequence or RescaleSlope/Intercept; ``apply_voi_lut`` a VOI
+    LUT Sequence or WindowCenter/WindowWidth (with its VOI LUT Function). The result is normalised by the
+    range the last transform can produce (the LUT's output bits, else the rescaled stored-bit range), so
+    a windowed image spans [0, 1] as its display would.
+    """
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
+    lo_raw, hi_raw = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    try:
+        values = apply_modality_lut(raw, ds)  # keeps integers when no rescale (a VOI LUT indexes by them)
+        if "ModalityLUTSequence" in ds:
+            ends = _lut_range(ds.ModalityLUTSequence[0])
+        else:
+            slope = float(getattr(ds, "RescaleSlope", 1) or 1)
+            intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+            lo, hi = sorted((lo_raw * slope + intercept, hi_raw * slope + intercept))
+            ends = (lo, hi)
+        if "VOILUTSequence" in ds:
+            if np.issubdtype(values.dtype, np.floating):
+                values = np.round(values).astype(np.int64)
+            values = apply_voi_lut(values, ds, index=0)
+            ends = _lut_range(ds.VOILUTSequence[0])
+        elif "WindowCenter" in ds and "WindowWidth" in ds:
+            # windowing maps into the same output range as its input (pydicom's convention)
+            values = apply_voi_lut(values, ds, index=0)
+    except Exception as exc:  # malformed LUT descriptors and the like
+        raise RamkitError(f"cannot apply the DICOM modality/VOI LUT ({type(exc).__name__}: {exc})", path) from None
+    values = np.asarray(values, np.float64)
+    return np.clip((values - ends[0]) / max(ends[1] - ends[0], 1e-12), 0.0, 1.0)
+
+
+def is_dicom(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is read as DICOM (by suffix, or the ``DICM`` preamble for files without one)."""
+    return _is_dicom(Path(path))
+
+
 def _read_dicom(path: Path) -> tuple[np.ndarray, int, tuple[float, float] | None, str | None]:
     """(pixels float32 [0,1], bits stored, (row, col) spacing or None, laterality or None) of a DICOM file."""
     import pydicom
@@ -260,13 +307,7 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, int, tuple[float, float] | None
     if raw.ndim != 2:
         raise RamkitError(f"DICOM pixel array has unsupported shape {raw.shape}", path)
     bits = int(getattr(ds, "BitsStored", 0) or getattr(ds, "BitsAllocated", 0) or (8 if raw.dtype == np.uint8 else 16))
-    signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
-    lo_raw, hi_raw = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-    intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
-    values = raw.astype(np.float64) * slope + intercept
-    ends = sorted((lo_raw * slope + intercept, hi_raw * slope + intercept))
-    pixels = np.clip((values - ends[0]) / max(ends[1] - ends[0], 1e-12), 0.0, 1.0)
+    pixels = _dicom_luts(ds, raw, bits, path)
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric == "MONOCHROME1":
         pixels = 1.0 - pixels

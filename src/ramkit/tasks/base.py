@@ -131,8 +131,11 @@ class TaskKind:
         """
         raise NotImplementedError
 
-    def predict(self, spec: TaskSpec, model: nn.Module, cfg, images: list[str], out: Path, dev, amp: str, **opts):
-        """``ramkit predict`` body: write outputs for new images under ``out``; return the files written."""
+    def predict(self, predictor, images: list[str], out: Path, **opts):
+        """``ramkit predict`` body: write outputs for new images under ``out``; return the files written.
+
+        ``predictor`` is the run's :class:`ramkit.Predictor` (model, config, device, spacing/flip protocol).
+        """
         raise NotImplementedError
 
 

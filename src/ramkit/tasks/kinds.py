@@ -175,10 +175,10 @@ class SegmentationKind(TaskKind):
 
         return test_segmentation(spec, model, cfg, items, out, dev, amp, warmup, quiet, split, convention)
 
-    def predict(self, spec, model, cfg, images, out, dev, amp, **opts):
+    def predict(self, predictor, images, out, **opts):
         from ramkit.train.evaluate import predict_segmentation
 
-        return predict_segmentation(spec, model, cfg, images, out, dev, amp, **opts)
+        return predict_segmentation(predictor, images, out, **opts)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ class JointScoringKind(TaskKind):
 
         return test_scores(spec, model, cfg, items, out, dev, amp, warmup, quiet, split, convention)
 
-    def predict(self, spec, model, cfg, images, out: Path, dev, amp, **opts):
+    def predict(self, predictor, images, out: Path, **opts):
         from ramkit.train.evaluate import predict_scores
 
-        return predict_scores(spec, model, cfg, images, out, dev, amp)
+        return predict_scores(predictor, images, out, **opts)

@@ -351,8 +351,8 @@ class MilKind(TaskKind):
     def test(self, spec, model, cfg, items, out, dev, amp, warmup, quiet, split="test", convention=None):
         return test_mil(self, spec, model, cfg, items, out, dev, warmup, quiet, split)
 
-    def predict(self, spec, model, cfg, images, out, dev, amp, joint_boxes=None, **opts):
-        return predict_mil(model, cfg, images, out, dev, joint_boxes)
+    def predict(self, predictor, images, out, joint_boxes=None, **opts):
+        return predict_mil(predictor.model, predictor.config, images, out, predictor.device, joint_boxes)
 
 
 # ---------------------------------------------------------------------------------------------------------------

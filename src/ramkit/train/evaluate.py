@@ -7,7 +7,6 @@ on CUDA, the median and the interquartile spread over cases, in ms per image (se
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
@@ -271,68 +270,62 @@ def run_predict(
     spacing_mm: float | None = None,
     side: str | None = None,
     flip_left: bool | None = None,
+    amp: bool = False,
+    input_spacing_mm: float | None = None,
     joint_boxes: str | None = None,
 ) -> list[Path]:
-    """Predict new images with the selected model of ``run``; returns the files written under ``out``.
+    """Predict new images with the selected model of ``run``; a thin loop over :class:`ramkit.Predictor`.
 
-    Segmentation: ``<stem>.npy`` (uint8 C×H×W), ``<stem>.png`` (label map: softmax argmax, or for multi-label
-    outputs the index+1 of the last positive channel), ``<stem>_overlay.png`` (colour overlay of every mask on the
-    image, for viewing) and ``<stem>.json`` (COCO RLE per class). Whole radiographs are read with
-    :func:`ramkit.io.images.read_radiograph` (DICOM too): resampled to ``spacing_mm`` when their spacing is known
-    (default: the dataset's release spacing), left hands/wrists mirrored to right-hand orientation for the model;
-    masks are mapped back to the input file's grid and orientation. ``flip_left=None`` (default) flips left images
-    except released RAM-H1200 images (stem ``JP_<Center>_P..._<L|R>``), which the release already stores in
-    right-hand orientation (flipping them again was a bug of the official code's test path).
-    Scoring/classification: ``scores.csv`` with the predicted class/score per ROI crop (crops are used as given).
+    Segmentation: ``<name>.npy`` (uint8 C×H×W), ``<name>.png`` (label map: index+1 of the last positive
+    channel), ``<name>_overlay.png`` (colour overlay of every mask on the image, for viewing) and ``<name>.json``
+    (COCO RLE per class), where ``<name>`` is the file stem, prefixed by its parent folders when two inputs share
+    a stem (``a/ok_R.png``, ``b/ok_R.png`` -> ``a__ok_R``, ``b__ok_R``: no input overwrites another's outputs).
+    The Predictor brings each radiograph from its spacing (DICOM, else ``input_spacing_mm``, else the release
+    spacing) to the run's training spacing (``spacing_mm`` overrides it), applies the run's input scale, mirrors
+    left hands for the model (``flip_left=None``: all but released RAM-H1200 names, which the release stores
+    in right-hand orientation) and maps the masks back to the input file's grid and orientation. fp32 unless
+    ``amp``. Scoring/classification: ``scores.csv`` with class, score, class probabilities, expected score
+    and its SD per ROI crop (crops are used as given).
     MIL (``total-svdh-mil``): ``totals.csv``, ``attention.csv`` and ``<stem>_attention.png`` per radiograph;
     scheme-2 runs need ``joint_boxes`` (joint-detection COCO file(s), see :func:`ramkit.tasks.mil.predict_mil`).
+    The task's behaviour object writes the outputs (``spec.kind.predict``).
     """
-    from ramkit.train.trainer import amp_mode, load_run, pick_device
+    from ramkit.predictor import Predictor
 
     if not images:
         raise RamkitError("no input images given")
     for p in images:
         if not os.path.isfile(p):
             raise RamkitError("image not found", p)
-    dev = pick_device(device)
-    model, spec, cfg, meta = load_run(run, "best", dev)
-    amp = amp_mode(cfg.amp, dev)
-    if threads or cfg.threads:
-        torch.set_num_threads(int(threads or cfg.threads))
+    pred = Predictor.from_run(run, device=device, amp=amp, threads=threads, train_spacing_mm=spacing_mm)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RamkitError("output path exists and is not a folder", out)
     out.mkdir(parents=True, exist_ok=True)
-    opts: dict = {"spacing_mm": spacing_mm, "side": side, "flip_left": flip_left}
+    opts: dict = {"side": side, "flip_left": flip_left, "input_spacing_mm": input_spacing_mm}
     if joint_boxes is not None:
         opts["joint_boxes"] = joint_boxes
-    return spec.kind.predict(spec, model, cfg, images, out, dev, amp, **opts)
+    return pred.task.kind.predict(pred, images, out, **opts)
 
 
 def predict_segmentation(
-    spec, model, cfg, images: list[str], out: Path, dev, amp: str, spacing_mm=None, side=None, flip_left=None
+    pred, images: list[str], out: Path, side=None, flip_left=None, input_spacing_mm=None
 ) -> list[Path]:
-    """``ramkit predict`` of a segmentation task (see :func:`run_predict`)."""
-    from ramkit import anatomy
+    """``ramkit predict`` of a segmentation run (see :func:`run_predict`); ``pred`` is a :class:`ramkit.Predictor`."""
     from ramkit.io.coco import encode_mask
-    from ramkit.io.images import read_radiograph, write_gray
+    from ramkit.io.images import write_gray
+    from ramkit.pipeline.inputs import unique_names
     from ramkit.report.overlay import overlay_rgb, write_rgb
-    from ramkit.train import inference as inf
 
     written: list[Path] = []
-    names = list(spec.lesion_channels(cfg.be_protocol))
-
-    target = spacing_mm or (anatomy.H1200_SPACING_MM if spec.dataset == "h1200" else anatomy.W600_SPACING_MM)
-    for p in images:
-        released = re.match(anatomy.H1200_STEM_PATTERN, Path(p).stem) is not None
-        flip = (not released) if flip_left is None else flip_left
-        rad = read_radiograph(p, target_spacing_mm=target, side=side, flip_left=flip)
-        logits = inf.seg_logits(model, rad.pixels, spec, cfg.patch_size, dev, amp, scale=cfg.input_scale)
-        masks = rad.to_source(inf.restore_size(inf.seg_masks(logits, spec), *rad.pixels.shape))
-        img = rad.to_source(rad.pixels)  # the input's grid, for the overlay
-        stem = Path(p).stem
+    names = list(pred.class_names)
+    for p, stem in zip(images, unique_names([Path(p) for p in images]), strict=True):
+        r = pred.predict_prepared(pred.prepare(p, spacing_mm=input_spacing_mm, side=side, flip_left=flip_left))
+        masks = r.masks
+        img = r.to_source(r.pixels)  # the input's grid, for the overlay
         with atomic_path(out / f"{stem}.npy") as tmp, open(tmp, "wb") as f:
             np.save(f, masks.astype(np.uint8))
         label = np.zeros(img.shape, np.uint8)
-        masks = masks.astype(bool)
         for k in range(len(names)):
             label[masks[k]] = k + 1
         write_gray(out / f"{stem}.png", label)
@@ -341,7 +334,7 @@ def predict_segmentation(
             out / f"{stem}.json",
             {
                 "image": os.fspath(p),
-                "task": spec.id,
+                "task": pred.task.id,
                 "height": img.shape[0],
                 "width": img.shape[1],
                 "masks": {n: encode_mask(masks[k]) for k, n in enumerate(names)},
@@ -351,24 +344,18 @@ def predict_segmentation(
     return written
 
 
-def predict_scores(spec, model, cfg, images: list[str], out: Path, dev, amp: str) -> list[Path]:
-    """``ramkit predict`` of a joint-scoring task: scores.csv per ROI crop (crops used as given)."""
-    from ramkit.io.images import read_gray
-    from ramkit.train import inference as inf
-
-    arrays = []
-    for p in images:
-        a = read_gray(p)
-        if a.ndim != 2:
-            raise RamkitError(f"expected a single-channel ROI image, got shape {a.shape}", p)
-        arrays.append(a)
-    pred, raw = inf.roi_predict(model, arrays, spec, cfg.patch_size, dev, amp)
-    df = pd.DataFrame({"image": [os.fspath(p) for p in images], "class": pred})
-    if not spec.kind.binary:
-        df["score"] = np.array(spec.score_values)[pred]
+def predict_scores(pred, images: list[str], out: Path, input_spacing_mm=None, **_opts) -> list[Path]:
+    """``ramkit predict`` of a scoring/classification run on joint crops: ``scores.csv`` (see :func:`run_predict`)."""
+    s = pred.predict_rois([pred.roi_array(p) for p in images], spacing_mm=input_spacing_mm)
+    df = pd.DataFrame({"image": [os.fspath(p) for p in images], "class": s.classes})
+    if pred.task.kind.activation == "ordinal":
+        df["score"] = s.scores
+        for k, v in enumerate(s.values):
+            df[f"p_{v}"] = s.probs[:, k]
+        df["expected"], df["sd"] = s.expected, s.sd
     else:
-        df["erosion"] = pred.astype(bool)
-        df["p_erosion"] = raw[:, 1]
+        df["erosion"] = s.classes.astype(bool)
+        df["p_erosion"] = s.probs[:, 1]
     write_csv(out / "scores.csv", df)
     return [out / "scores.csv"]
 
