@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ramkit.errors import RamkitError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
     from torch import nn
 
@@ -49,6 +50,12 @@ class TaskKind:
     input: str = "roi"
     #: NumPy dtype of training targets (int64 for label maps / class indices used by cross-entropy)
     target_dtype: str = "float32"
+
+    @property
+    def activation(self) -> str:
+        """The output activation, as the model card and the ONNX metadata name it ("sigmoid" | "softmax" |
+        "ordinal" | "softmax-binary" | "regression")."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ names
     def class_names(self, spec: TaskSpec, be_protocol: str = "svdh90") -> tuple[str, ...]:
@@ -133,6 +140,19 @@ class TaskKind:
 
     def predict(self, spec: TaskSpec, model: nn.Module, cfg, images: list[str], out: Path, dev, amp: str, **opts):
         """``ramkit predict`` body: write outputs for new images under ``out``; return the files written."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ decoding (ramkit.train.inference)
+    def masks(self, logits: torch.Tensor) -> np.ndarray:
+        """Segmentation kinds: binary C×H×W masks of the evaluated channels from C×H×W logits."""
+        raise NotImplementedError
+
+    def truth(self, target: np.ndarray, n_channels: int) -> np.ndarray:
+        """Segmentation kinds: a training target as binary C×H×W of the evaluated channels."""
+        raise NotImplementedError
+
+    def decode(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scoring kinds: (class indices, raw outputs) of a batch of model outputs, on the CPU."""
         raise NotImplementedError
 
 
