@@ -362,6 +362,7 @@ TRAIN_OPTIONS = [
     (["--model", "NoSuchNet"], "NoSuchNet"),
     (["--be-protocol", "foo"], "--be-protocol"),
     (["--input-scale", "0"], "--input-scale"),
+    (["--mil-scheme", "3", "--task", "total-svdh-mil"], "--mil-scheme: must be one of 1, 2, got 3"),  # int choices
 ]
 
 

@@ -267,7 +267,7 @@ def check_train_options(d: Mapping[str, object]) -> None:
     for key, choices in {**_CHOICES, "be_protocol": tuple(BE_PROTOCOL_CLASSES)}.items():
         v = d.get(key)
         if v is not None and v not in choices:
-            raise RamkitError(f"must be one of {', '.join(choices)}, got {v!r}", _option(key))
+            raise RamkitError(f"must be one of {', '.join(map(str, choices))}, got {v!r}", _option(key))
     for key in _PATHS:
         v = d.get(key)
         if v is not None and not isinstance(v, str):

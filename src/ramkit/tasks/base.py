@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ramkit.errors import RamkitError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
     from torch import nn
 
@@ -49,6 +50,12 @@ class TaskKind:
     input: str = "roi"
     #: NumPy dtype of training targets (int64 for label maps / class indices used by cross-entropy)
     target_dtype: str = "float32"
+
+    @property
+    def activation(self) -> str:
+        """The output activation, as the model card and the ONNX metadata name it ("sigmoid" | "softmax" |
+        "ordinal" | "softmax-binary" | "regression")."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ names
     def class_names(self, spec: TaskSpec, be_protocol: str = "svdh90") -> tuple[str, ...]:
@@ -136,6 +143,19 @@ class TaskKind:
 
         ``predictor`` is the run's :class:`ramkit.Predictor` (model, config, device, spacing/flip protocol).
         """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ decoding (ramkit.train.inference)
+    def masks(self, logits: torch.Tensor) -> np.ndarray:
+        """Segmentation kinds: binary C×H×W masks of the evaluated channels from C×H×W logits."""
+        raise NotImplementedError
+
+    def truth(self, target: np.ndarray, n_channels: int) -> np.ndarray:
+        """Segmentation kinds: a training target as binary C×H×W of the evaluated channels."""
+        raise NotImplementedError
+
+    def decode(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scoring kinds: (class indices, raw outputs) of a batch of model outputs, on the CPU."""
         raise NotImplementedError
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ def be_cases(ds, split: str, be_protocol: str) -> list:
     from ramkit.train.data import Case
 
     samples = ds.seg(split, be_protocol=be_protocol)
-    return [Case(s.stem, s.image, (lambda s=s: s.be(be_protocol)), {"side": s.side}) for s in samples]
+    return [Case(s.stem, s.image, partial(s.be, be_protocol), {"side": s.side}) for s in samples]
 
 
 def wrist_cases(ds, split: str, be_protocol: str) -> list:
@@ -41,7 +42,7 @@ def wrist_cases(ds, split: str, be_protocol: str) -> list:
     from ramkit.train.data import Case
 
     return [
-        Case(s.stem, (lambda s=s: s.image(orient=True)), (lambda s=s: s.masks(orient=True)), {"side": s.side})
+        Case(s.stem, partial(s.image, orient=True), partial(s.masks, orient=True), {"side": s.side})
         for s in ds.seg(split)
     ]
 

@@ -20,13 +20,18 @@ with joint boxes it derives itself).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from ramkit.errors import RamkitError, warn
 from ramkit.tasks.base import TaskKind
+
+T = TypeVar("T")
 
 #: scheme-1 tile side as a fraction of the radiograph's longer side (the paper's 1/10)
 TILE_FRACTION = 0.1
@@ -40,7 +45,7 @@ class Instance:
     """One patch of a bag: its pixels (lazy), name (joint stem or tile id), box (x, y, w, h) on the radiograph."""
 
     name: str
-    image: object  #: () -> uint8 H×W
+    image: Callable[[], np.ndarray]  #: () -> uint8 H×W
     box: tuple[float, float, float, float] | None
     abnormal: int = 0  #: per-joint label (score > 0) for the patch classifier; -1 = unknown (tiles)
 
@@ -51,6 +56,11 @@ class Instance:
             return None
         x, y, w, h = self.box
         return (x + w / 2, y + h / 2)
+
+
+def _constant(value: T) -> Callable[[], T]:
+    """A lazy getter of an already computed value (the ``image`` / ``target`` callables of cases and instances)."""
+    return lambda: value
 
 
 def max_total(target: str) -> float:
@@ -108,14 +118,15 @@ def hand_cases(ds, split: str) -> list:
             dropped.append(hand)
             continue
         inst = [
-            Instance(f"{kind.upper()}:{r.joint.stem}", (lambda r=r: r.image(orient=True)), box, int(r.score > 0))
+            Instance(f"{kind.upper()}:{r.joint.stem}", partial(r.image, orient=True), box, int(r.score > 0))
             for kind in ("be", "jsn")
             for r, box in h[kind]
         ]
         totals = {k: float(sum(r.score for r, _ in h[k])) for k in ("be", "jsn")}
         totals["total"] = totals["be"] + totals["jsn"]
-        meta = {"hand": hand, "instances": inst, "totals": totals, "radiograph": _radiograph_path(ds, hand)}
-        out.append(Case(hand, (lambda p=meta["radiograph"]: _read(p)), (lambda t=totals: t["total"]), meta))
+        radiograph = _radiograph_path(ds, hand)
+        meta = {"hand": hand, "instances": inst, "totals": totals, "radiograph": radiograph}
+        out.append(Case(hand, partial(_read, radiograph), _constant(totals["total"]), meta))
     if dropped:
         warn(f"{len(dropped)} hand(s) lack BE or JSN scores and are left out of the MIL bags (first: {dropped[0]})")
     return out
@@ -141,7 +152,7 @@ def tiles(image: np.ndarray, fraction: float = TILE_FRACTION) -> list[Instance]:
             t = image[y : y + side, x : x + side]
             if float(t.mean()) < TILE_MIN_SIGNAL * mean:
                 continue
-            out.append(Instance(f"tile y{y} x{x}", (lambda t=t: t), (float(x), float(y), float(side), float(side)), -1))
+            out.append(Instance(f"tile y{y} x{x}", _constant(t), (float(x), float(y), float(side), float(side)), -1))
     return out
 
 
@@ -259,8 +270,8 @@ class MilKind(TaskKind):
             raise RamkitError(f"model {cfg.model!r} cannot be truncated into a feature extractor (use a timm model)")
         backbone.reset_classifier(0)
         model = MilNet(backbone, int(getattr(backbone, "head_hidden_size", None) or backbone.num_features))
-        model.input_size = int(cfg.patch_size)  # type: ignore[assignment]
-        model.target = cfg.target  # type: ignore[assignment]
+        model.input_size = int(cfg.patch_size)
+        model.target = cfg.target
         return model
 
     def prepare(self, spec, cfg, model, train_cases, val_cases, device, run):
@@ -577,24 +588,25 @@ def predict_mil(model, cfg, images: list[str], out: Path, dev, joint_boxes: str 
         if cfg.mil_scheme == 1:
             from ramkit.train.data import Case
 
-            case = Case(stem, (lambda img=img: img), (lambda: 0.0), {"instances": []})
+            case = Case(stem, _constant(img), _constant(0.0), {"instances": []})
             inst = bag_instances(model, case, cfg, dev)
         else:
             if stem not in boxes:
                 raise RamkitError(f"no joint boxes for {stem} in {joint_boxes}", p)
-            inst = [Instance(n, None, tuple(b)) for n, b in sorted(boxes[stem].items())]
-            for i in inst:
-                x, y, w, h = (int(round(v)) for v in i.box)  # type: ignore[union-attr]
-                crop = img[max(y, 0) : y + h, max(x, 0) : x + w]
-                i.image = lambda c=crop: c
+            inst = []
+            for n, b in sorted(boxes[stem].items()):
+                x, y, w, h = (int(round(v)) for v in b)
+                inst.append(Instance(n, _constant(img[max(y, 0) : y + h, max(x, 0) : x + w]), tuple(b)))
         patches = [i.image() for i in inst]
         total, attn = predict_bag(
             model, patches, [i.position for i in inst], [i.name for i in inst], dev, cfg.patch_size
         )
         rows.append({"image": str(p), "target": cfg.target, "pred": total})
         for i, a in zip(inst, attn, strict=True):
+            centre = i.position
+            assert centre is not None  # tiles and joint-box instances always carry their box
             att_rows.append(
-                {"image": str(p), "instance": i.name, "x": i.position[0], "y": i.position[1], "attention": float(a)}
+                {"image": str(p), "instance": i.name, "x": centre[0], "y": centre[1], "attention": float(a)}
             )
         png = out / f"{stem}_attention.png"
         draw_attention(

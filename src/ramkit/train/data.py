@@ -25,6 +25,8 @@ from ramkit.tasks import TaskSpec
 
 #: decoded images/targets of the small cohort are cached in RAM up to this many bytes per dataset
 CACHE_BYTES = int(os.environ.get("RAMKIT_CACHE_MB", "1024")) * 2**20
+#: what a case's ``target()`` returns: label map / masks, class index, or regression total (MIL)
+Target = np.ndarray | int | float
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Case:
 
     key: str  #: image stem, or "hand/joint" for ROIs
     image: Callable[[], np.ndarray]
-    target: Callable[[], np.ndarray | int]
+    target: Callable[[], Target]
     meta: dict
 
 
@@ -80,9 +82,10 @@ class _Cache:
     """A bounded in-RAM cache of decoded (image, target) pairs."""
 
     def __init__(self, budget: int = CACHE_BYTES):
-        self.budget, self.used, self.items = budget, 0, OrderedDict()
+        self.budget, self.used = budget, 0
+        self.items: OrderedDict[str, tuple[np.ndarray, Target]] = OrderedDict()
 
-    def get(self, case: Case) -> tuple[np.ndarray, np.ndarray | int]:
+    def get(self, case: Case) -> tuple[np.ndarray, Target]:
         hit = self.items.get(case.key)
         if hit is not None:
             self.items.move_to_end(case.key)
@@ -287,6 +290,7 @@ class TaskDataset(Dataset):
                 case = self.items[int(rng.integers(len(self.items)))]
         img, tgt = self.cache.get(case)
         if self.input == "patch":
+            assert isinstance(tgt, np.ndarray)  # patch tasks are segmentation: the target is a mask / label map
             img, tgt = self._patch(img, tgt, case, rng)
         x = torch.from_numpy(to_float(np.ascontiguousarray(img))).unsqueeze(0)
         if self.input == "roi":

@@ -215,7 +215,8 @@ def lesion_cases_first(val_cases: list) -> list:
     With ``max_val_cases`` the selection metric ``positive_DSC`` (DSC over images *with* lesions) must see lesion
     images: a subset of lesion-free images scores 0 for every epoch and freezes model selection at epoch 1.
     """
-    pos, neg = [], []
+    pos: list = []
+    neg: list = []
     for c in val_cases:
         (pos if np.asarray(c.target()).any() else neg).append(c)
     return pos + neg
@@ -270,6 +271,18 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     from ramkit.validate import check_model_input, require_valid
 
     cfg = cfg.resolve()
+    # resolve() fills these from the budget, the paper protocol or the field fallback; narrowed once for mypy
+    assert (
+        cfg.device is not None
+        and cfg.amp is not None
+        and cfg.be_protocol is not None
+        and cfg.seed is not None
+        and cfg.patch_size is not None
+        and cfg.batch_size is not None
+        and cfg.epochs is not None
+        and cfg.warmup_epochs is not None
+        and cfg.allow_invalid_data is not None
+    )
     spec = get_task(cfg.task)
     rank, world, local_rank = setup_distributed()
     device = pick_device(cfg.device, local_rank)
