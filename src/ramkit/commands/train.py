@@ -14,7 +14,7 @@ def _train_options() -> list[inspect.Parameter]:
     import typing
     from dataclasses import fields
 
-    from ramkit.train.trainer import TrainConfig
+    from ramkit.train.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     params = []
