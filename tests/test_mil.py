@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +131,31 @@ def test_mil_trains_tests_and_predicts_on_a_tiny_cohort(tmp_path):
     model, _, cfg, _ = load_run(runs[2])
     total, attn = predict_bag(model, [np.full((20, 20), 100, np.uint8)] * 3, [(0, 0)] * 3, ["a", "b", "c"])
     assert np.isfinite(total) and attn.shape == (3,) and attn.sum() == pytest.approx(1.0, abs=1e-5)
+    # `ramkit analyze` shows the MIL total beside the per-joint sums and draws its attention map
+    from test_analyze import _every_bone_everywhere
+
+    from ramkit.pipeline.analyze import analyze
+
+    bone_cfg = TrainConfig(
+        task="hand-bone-seg",
+        data=str(data),
+        out=str(tmp_path / "bone"),
+        model_size="tiny",
+        epochs=1,
+        batch_size=2,
+        patch_size=32,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        seed=3,
+    )
+    bone = fit(bone_cfg, quiet=True)
+    _every_bone_everywhere(bone, 30)
+    res = analyze([img], tmp_path / "an", {"hand-bone-seg": bone, "total-svdh-mil": runs[2]}, quiet=True)
+    assert res["failed"] == 0
+    result = json.loads((tmp_path / "an" / img.stem / "result.json").read_text())
+    mil = result["mil"]
+    assert mil["key"] == "SvdH_mil" and np.isfinite(mil["total"]) and result["totals"]["SvdH_mil"] == mil["total"]
+    assert sum(p["attention"] for p in mil["patches"]) == pytest.approx(1.0, abs=1e-3)
+    assert (tmp_path / "an" / img.stem / "attention.png").is_file()
+    assert "MIL total" in (tmp_path / "an" / "report.html").read_text()

@@ -36,7 +36,10 @@ STAGES = {
     "hand-be-seg": "hand-be-seg",
     "wrist-bones": "wrist-bone-seg",
     "wrist-be": "wrist-be-cls",
+    "hand-total-mil": "total-svdh-mil",
 }
+#: result key of the MIL total per regressed target (``--target`` of the MIL run)
+MIL_TOTAL_KEY = {"total": "SvdH_mil", "be": "BE_mil", "jsn": "JSN_mil"}
 #: A hand shows phalanges: at least this many of the 14 phalanx channels with >= PHALANX_MIN_MM2 of mask.
 MIN_PHALANGES = 5
 PHALANX_MIN_MM2 = 10.0
@@ -142,13 +145,64 @@ class Analyzer:
         lesion = self._lesions(rad, joints_out)
         res["joints"] = list(joints_out.values())
         res["totals"] = _totals(res["joints"], lesion)
+        mil = self._mil_total(seg, boxes, joints_out)
+        if mil is not None:
+            res["totals"][mil["key"]] = mil["total"]
+            res["mil"] = mil
         res["arrays"] = {
             "bones": _overlay_bones(seg.masks, seg.class_names),
             "lesions": lesion,
             "image": rad.to_source(seg.pixels),
         }
-        res["stages"] = self._stages(("hand-bone-seg", "hand-be-score", "hand-jsn-score", "hand-be-seg"))
+        res["stages"] = self._stages(
+            ("hand-bone-seg", "hand-be-score", "hand-jsn-score", "hand-be-seg", "total-svdh-mil")
+        )
         return res
+
+    def _mil_total(self, seg, boxes: dict, joints_out: dict) -> dict | None:
+        """The MIL run's total of the hand and each patch's attention, or None without a MIL run.
+
+        Scheme 2: the bag is the located BE and JSN joint crops (the boxes analyze derived, on the bone model's
+        grid); each joint entry gets its ``attention`` weight. Scheme 1: the top-K tiles of the radiograph.
+        """
+        from ramkit import joints
+        from ramkit.tasks import mil as milmod
+
+        pred = self.predictor("total-svdh-mil")
+        if pred is None:
+            return None
+        cfg = pred.config
+        rad = seg.radiograph
+        if cfg.mil_scheme == 2:
+            keys = [k for k in ("be", "jsn") for j in anatomy.JOINTS[k] if boxes[k][j.stem] is not None]
+            stems = [j.stem for k in ("be", "jsn") for j in anatomy.JOINTS[k] if boxes[k][j.stem] is not None]
+            model_boxes = [boxes[k][s] for k, s in zip(keys, stems, strict=True)]
+            names = [f"{k.upper()}:{s}" for k, s in zip(keys, stems, strict=True)]
+            patches = [joints.crop(seg.pixels, b) for b in model_boxes]
+        else:
+            from ramkit.train.data import Case
+
+            img = seg.pixels
+            case = Case("analyze", milmod._constant(img), milmod._constant(0.0), {"instances": []})
+            inst = milmod.bag_instances(pred.model, case, cfg, pred.device)
+            names, model_boxes, patches = [i.name for i in inst], [i.box for i in inst], [i.image() for i in inst]
+        if not patches:
+            return None
+        total, attn = milmod.predict_bag(pred.model, patches, model_boxes, names, pred.device, cfg.patch_size)
+        src_boxes = [joints.box_to_source(b, seg.pixels.shape, rad.source_shape, rad.flipped) for b in model_boxes]
+        for name, a in zip(names, attn, strict=True):
+            if name in joints_out:
+                joints_out[name]["attention"] = round(float(a), 6)
+        return {
+            "key": MIL_TOTAL_KEY[cfg.target],
+            "target": cfg.target,
+            "scheme": int(cfg.mil_scheme),
+            "total": round(float(total), 2),
+            "patches": [
+                {"name": n, "box": [round(float(v), 1) for v in b], "attention": round(float(a), 6)}
+                for n, b, a in zip(names, src_boxes, attn, strict=True)
+            ],
+        }
 
     def _wrist(self, seg, path: Path, spacing_mm, side) -> dict:
         from ramkit import joints
@@ -224,6 +278,16 @@ class Analyzer:
 
 
 # ------------------------------------------------------------------------------------------------------
+def _write_attention(path: Path, image: np.ndarray, mil: dict) -> None:
+    """The MIL attention map of one hand: every patch box filled by its weight (mil.draw_attention)."""
+    from ramkit.tasks.mil import draw_attention
+
+    p = mil["patches"]
+    title = f"MIL {mil['key']} {mil['total']:.1f} (scheme {mil['scheme']})"
+    draw_attention(image, [q["box"] for q in p], np.array([q["attention"] for q in p]), [q["name"] for q in p],
+                   path, title)  # fmt: skip
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -399,6 +463,8 @@ def _analyze_shard(
                 res["runs"] = an.describe_runs()
                 write_rgb(folder / "overlay.png", analysis_overlay(arrays["image"], arrays["bones"],
                           arrays["lesions"], res["joints"], res.get("side")))  # fmt: skip
+                if res.get("mil"):
+                    _write_attention(folder / "attention.png", arrays["image"], res["mil"])
             except RamkitError as exc:
                 res = {"schema": RESULT_SCHEMA, "status": "failed", "error": str(exc),
                        "input": {"file": os.fspath(path), "sha256": sha}}  # fmt: skip

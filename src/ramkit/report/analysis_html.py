@@ -62,7 +62,9 @@ def _fmt(v) -> str:
 
 
 def _summary(results: list[dict]) -> str:
-    head = _th("<radiograph", "<anatomy", "side", "BE", "JSN", "SvdH", "eroded joints", "lesion mm²", "<status")
+    head = _th(
+        "<radiograph", "<anatomy", "side", "BE", "JSN", "SvdH", "MIL total", "eroded joints", "lesion mm²", "<status"
+    )
     rows = [f"<table id='summary'>{head}"]
     for r in results:
         t = r.get("totals") or {}
@@ -71,11 +73,18 @@ def _summary(results: list[dict]) -> str:
         rows.append(
             f"<tr class='case-row'><td class=l><a href='#{html.escape(r['name'])}'>{html.escape(r['name'])}</a></td>"
             f"<td class=l>{_fmt(r.get('anatomy'))}</td><td>{_fmt(r.get('side'))}</td><td>{_fmt(t.get('BE'))}</td>"
-            f"<td>{_fmt(t.get('JSN'))}</td><td>{_fmt(t.get('SvdH'))}</td><td>{_fmt(t.get('eroded_joints'))}</td>"
+            f"<td>{_fmt(t.get('JSN'))}</td><td>{_fmt(t.get('SvdH'))}</td><td>{_fmt(_mil_total(r))}</td>"
+            f"<td>{_fmt(t.get('eroded_joints'))}</td>"
             f"<td>{_fmt(t.get('lesion_area_mm2'))}</td><td class=l>{status}</td></tr>"
         )
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _mil_total(r: dict):
+    """``"<total> (<key>)"`` of the MIL run, when one was among the models."""
+    m = r.get("mil")
+    return f"{m['total']:.1f} ({m['key']})" if m else None
 
 
 def _case(r: dict, out: Path) -> str:
@@ -95,7 +104,22 @@ def _case(r: dict, out: Path) -> str:
     )
     thumb = _thumbnail(out / r["name"] / "overlay.png")
     img = _img_tag(thumb, f"overlay {r['name']}") if thumb else "<p class=fail>overlay missing</p>"
-    head = _th("<joint", "<kind", "score", "expected ± SD", "<P(score)", "P(erosion)", "lesion mm²", "<box (x,y,w,h)")
+    mil = r.get("mil")
+    if mil:
+        att = _thumbnail(out / r["name"] / "attention.png")
+        if att:
+            img += _img_tag(att, f"MIL attention {r['name']}")
+    head = _th(
+        "<joint",
+        "<kind",
+        "score",
+        "expected ± SD",
+        "<P(score)",
+        "P(erosion)",
+        "lesion mm²",
+        "attention",
+        "<box (x,y,w,h)",
+    )
     rows = [f"<table class='joints'>{head}"]
     for e in r.get("joints", []):
         probs = e.get("probabilities")
@@ -105,7 +129,7 @@ def _case(r: dict, out: Path) -> str:
         rows.append(
             f"<tr><td class=l>{_fmt(e.get('display'))}</td><td class=l>{e['kind'].upper()}</td>"
             f"<td>{_fmt(e.get('score'))}</td><td>{exp}</td><td class=l>{ptxt}</td><td>{_fmt(e.get('p_erosion'))}</td>"
-            f"<td>{_fmt(e.get('lesion_area_mm2'))}</td><td class=l>{box}</td></tr>"
+            f"<td>{_fmt(e.get('lesion_area_mm2'))}</td><td>{_fmt(e.get('attention'))}</td><td class=l>{box}</td></tr>"
         )
     rows.append("</table>")
     t = r.get("totals") or {}
