@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest_data import write_dicom  # noqa: E402
-from train_fakes import FakeDataset  # noqa: E402
+from train_fakes import FakeDataset, tiny_config  # noqa: E402
 
 from ramkit import anatomy  # noqa: E402
 from ramkit.errors import RamkitError, RamkitWarning  # noqa: E402
@@ -32,17 +32,13 @@ def runs(tmp_path_factory) -> Path:
     """A folder of six one-epoch tiny runs (a `--models` folder of run directories)."""
     import torch
 
-    from ramkit.train import TrainConfig, fit
+    from ramkit.train import fit
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("runs")
     hand, wrist = FakeDataset(n_channels=30, n=3, size=40), FakeDataset(n_channels=14, n=3, size=40, w600=True)
     for task in TASKS:
-        kw = dict(task=task, data="unused", out=str(root / task), model_size="tiny", epochs=1, batch_size=2,
-                  patch_size=32, patches_per_image=2, tensorboard=False, threads=1, seed=3)  # fmt: skip
-        if task.endswith(("score", "cls")):
-            kw.update(model="MobileNet", batch_size=4)
-        run = fit(TrainConfig(**kw), dataset=wrist if task.startswith("wrist") else hand, quiet=True)
+        run = fit(tiny_config(task, root / task), dataset=wrist if task.startswith("wrist") else hand, quiet=True)
         if task.endswith("bone-seg"):
             _every_bone_everywhere(run, 30 if task.startswith("hand") else 14)
     return root

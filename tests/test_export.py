@@ -11,31 +11,16 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_fakes import FakeDataset  # noqa: E402
+from train_fakes import FakeDataset, tiny_config  # noqa: E402
 
-from ramkit.train import TrainConfig, fit  # noqa: E402
+from ramkit.train import fit  # noqa: E402
 
 pytest.importorskip("onnxruntime")
 torch.set_num_threads(1)
 
 
 def _run(task: str, out: Path) -> Path:
-    kw = dict(
-        task=task,
-        data="unused",
-        out=str(out),
-        model_size="tiny",
-        epochs=1,
-        batch_size=2,
-        patch_size=32,
-        patches_per_image=2,
-        tensorboard=False,
-        threads=1,
-        seed=3,
-    )
-    if task == "hand-jsn-score":
-        kw.update(model="MobileNet", batch_size=4)
-    return fit(TrainConfig(**kw), dataset=FakeDataset(n_channels=30, n=3, size=40), quiet=True)
+    return fit(tiny_config(task, out), dataset=FakeDataset(n_channels=30, n=3, size=40), quiet=True)
 
 
 @pytest.mark.parametrize("task,channels", [("hand-bone-seg", 30), ("hand-jsn-score", 4)])

@@ -133,22 +133,11 @@ def test_mil_trains_tests_and_predicts_on_a_tiny_cohort(tmp_path):
     assert np.isfinite(total) and attn.shape == (3,) and attn.sum() == pytest.approx(1.0, abs=1e-5)
     # `ramkit analyze` shows the MIL total beside the per-joint sums and draws its attention map
     from test_analyze import _every_bone_everywhere
+    from train_fakes import tiny_config
 
     from ramkit.pipeline.analyze import analyze
 
-    bone_cfg = TrainConfig(
-        task="hand-bone-seg",
-        data=str(data),
-        out=str(tmp_path / "bone"),
-        model_size="tiny",
-        epochs=1,
-        batch_size=2,
-        patch_size=32,
-        patches_per_image=2,
-        tensorboard=False,
-        threads=1,
-        seed=3,
-    )
+    bone_cfg = tiny_config("hand-bone-seg", tmp_path / "bone", data=data)
     bone = fit(bone_cfg, quiet=True)
     _every_bone_everywhere(bone, 30)
     res = analyze([img], tmp_path / "an", {"hand-bone-seg": bone, "total-svdh-mil": runs[2]}, quiet=True)

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_fakes import FakeDataset  # noqa: E402
+from train_fakes import FakeDataset, tiny_config  # noqa: E402
 
 from ramkit import anatomy  # noqa: E402
 from ramkit.report import extras  # noqa: E402
@@ -33,22 +33,7 @@ TASKS = ("hand-bone-seg", "hand-be-seg", "hand-be-score", "hand-jsn-score", "wri
 
 
 def _cfg(task: str, out: Path, **extra) -> TrainConfig:
-    kw = dict(
-        task=task,
-        data="unused",
-        out=str(out),
-        model_size="tiny",
-        epochs=1,
-        batch_size=2,
-        patch_size=32,
-        patches_per_image=2,
-        tensorboard=False,
-        threads=1,
-        seed=3,
-    )
-    if task in ("hand-be-score", "hand-jsn-score", "wrist-be-cls"):
-        kw.update(model="MobileNet", batch_size=4)
-    return TrainConfig(**{**kw, **extra})
+    return tiny_config(task, out, **extra)
 
 
 @pytest.fixture(scope="module")

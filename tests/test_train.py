@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_fakes import FakeDataset  # noqa: E402
+from train_fakes import FakeDataset, tiny_config  # noqa: E402
 
 from ramkit.errors import RamkitError  # noqa: E402
 from ramkit.tasks import get  # noqa: E402
@@ -29,23 +29,7 @@ torch.set_num_threads(1)
 
 
 def _cfg(task: str, out: Path, **kw) -> TrainConfig:
-    base = dict(
-        task=task,
-        data="unused",
-        out=str(out),
-        model_size="tiny",
-        epochs=1,
-        batch_size=2,
-        patch_size=32,
-        patches_per_image=2,
-        tensorboard=False,
-        threads=1,
-        seed=3,
-    )
-    if task in ("hand-be-score", "hand-jsn-score", "wrist-be-cls"):
-        base.update(model="MobileNet", batch_size=4)
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(task, out, **kw)
 
 
 @pytest.fixture(scope="module")

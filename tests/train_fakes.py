@@ -84,3 +84,30 @@ class FakeDataset:
 
     def scores(self, kind_or_split, split=None):
         return self._scores[split or kind_or_split]
+
+
+#: tasks whose tiny test runs use a MobileNet (scoring / classification on ROI crops)
+ROI_TASKS = ("hand-be-score", "hand-jsn-score", "wrist-be-cls")
+
+
+def tiny_config(task: str, out, data: str = "unused", **kw):
+    """The one-epoch tiny-model TrainConfig the trainer, report, export, analyze and MIL tests train with."""
+    from ramkit.train import TrainConfig
+
+    base: dict = dict(
+        task=task,
+        data=str(data),
+        out=str(out),
+        model_size="tiny",
+        epochs=1,
+        batch_size=2,
+        patch_size=32,
+        patches_per_image=2,
+        tensorboard=False,
+        threads=1,
+        seed=3,
+    )
+    if task in ROI_TASKS:
+        base.update(model="MobileNet", batch_size=4)
+    base.update(kw)
+    return TrainConfig(**base)

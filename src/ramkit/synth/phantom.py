@@ -22,6 +22,7 @@ from scipy import ndimage
 from skimage.draw import disk, polygon
 
 from ramkit import anatomy
+from ramkit.joints import square_box
 from ramkit.synth.geometry import HandAnatomy, HandGeometry, Pose, build_hand, draw_anatomy, rot
 
 #: (height, width, mm per pixel) of hand radiographs and wrist crops per size.
@@ -335,7 +336,7 @@ def draw_hand(
     for j in geo.joints:
         c = to_px(j.center[None])[0]
         side = j.side_mm / sp
-        box = _clamp_box(c, side, W, H)
+        box = square_box(c, side, W, H)
         if j.kind == "be" and j.score > 0 and j.stem in scored:
             box = _box_holding(box, scored[j.stem], W, H)
         if j.kind == "be":
@@ -362,16 +363,6 @@ def draw_hand(
     )
 
 
-def _clamp_box(c: np.ndarray, side: float, W: int, H: int) -> tuple[int, int, int, int]:
-    """Integer square box of ``side`` px centred at ``c``, shifted (then clipped) to lie inside the image."""
-    s = int(round(min(max(side, 8), W, H)))
-    x = int(round(c[0] - s / 2))
-    y = int(round(c[1] - s / 2))
-    x = min(max(x, 0), W - s)
-    y = min(max(y, 0), H - s)
-    return x, y, s, s
-
-
 def _box_holding(box: tuple[int, int, int, int], les: np.ndarray, W: int, H: int) -> tuple[int, int, int, int]:
     """``box`` shifted (and, only if shifting cannot do it, enlarged) so that it holds every pixel of ``les``."""
     x, y, s, _ = box
@@ -384,7 +375,7 @@ def _box_holding(box: tuple[int, int, int, int], les: np.ndarray, W: int, H: int
     s = max(s, c1 - c0 + 2, r1 - r0 + 2)
     nx = min(max(x, c1 + 1 - s), c0 - 1)
     ny = min(max(y, r1 + 1 - s), r0 - 1)
-    return _clamp_box(np.array([nx + s / 2, ny + s / 2]), s, W, H)
+    return square_box(np.array([nx + s / 2, ny + s / 2]), s, W, H)
 
 
 def _soft_tissue(masks, geo: HandGeometry, to_px, sp: float, shape) -> np.ndarray:
