@@ -174,10 +174,9 @@ class Analyzer:
         cfg = pred.config
         rad = seg.radiograph
         if cfg.mil_scheme == 2:
-            keys = [k for k in ("be", "jsn") for j in anatomy.JOINTS[k] if boxes[k][j.stem] is not None]
-            stems = [j.stem for k in ("be", "jsn") for j in anatomy.JOINTS[k] if boxes[k][j.stem] is not None]
-            model_boxes = [boxes[k][s] for k, s in zip(keys, stems, strict=True)]
-            names = [f"{k.upper()}:{s}" for k, s in zip(keys, stems, strict=True)]
+            located = [(k, j.stem) for k in ("be", "jsn") for j in anatomy.JOINTS[k] if boxes[k][j.stem] is not None]
+            model_boxes = [boxes[k][stem] for k, stem in located]
+            names = [f"{k.upper()}:{stem}" for k, stem in located]
             patches = [joints.crop(seg.pixels, b) for b in model_boxes]
         else:
             from ramkit.train.data import Case
