@@ -132,6 +132,20 @@ def test_predictor_resamples_to_the_training_spacing_and_restores(runs, tmp_path
     assert arr.masks.shape == (30, 400, 300)
 
 
+def test_w600_training_spacing_comes_from_the_cohort(tmp_path):
+    """Synthetic wrists are drawn at 0.30 mm/px (medium); a run trained on them must not assume the release 0.15."""
+    from types import SimpleNamespace
+
+    from ramkit.predictor import _training_spacing
+    from ramkit.synth import generate_cohort
+
+    generate_cohort(tmp_path / "d", hands=3, wrists=3, size="medium", progress=False)
+    spec, cfg = SimpleNamespace(dataset="w600"), SimpleNamespace(data=str(tmp_path / "d" / "RAM-W600"))
+    assert _training_spacing(spec, cfg, {}) == 0.30
+    assert _training_spacing(spec, SimpleNamespace(data=str(tmp_path / "d")), {}) == 0.30
+    assert _training_spacing(spec, SimpleNamespace(data=str(tmp_path / "none")), {}) == 0.15  # release spacing
+
+
 def test_predictor_refuses_huge_and_warns_on_implausible_inputs(runs, tmp_path):
     import ramkit
 

@@ -378,7 +378,27 @@ def _training_spacing(spec, cfg, meta: dict) -> float:
                 return float(np.median(sp))
         except Exception:  # noqa: BLE001 - data moved or unreadable: fall back to the release spacing
             pass
+    if spec.dataset == "w600" and cfg.data:
+        sp = _coco_info_spacing(cfg.data)
+        if sp:
+            return sp
     return release_spacing(spec.dataset)
+
+
+def _coco_info_spacing(data: str | os.PathLike) -> float | None:
+    """``info.pixel_spacing_mm`` of a W600 tree's ``Joints.coco.json`` (ramkit's synthetic wrists are drawn at
+    0.15-0.5625 mm/px; the release carries no spacing, it is always 0.15); None when absent or unreadable."""
+    import json
+
+    for base in (Path(data), Path(data) / "RAM-W600"):
+        f = base / "JointLocationDetection" / "Joints.coco.json"
+        if f.is_file():
+            try:
+                sp = json.loads(f.read_text()).get("info", {}).get("pixel_spacing_mm")
+            except (OSError, ValueError, AttributeError):
+                return None
+            return float(sp) if isinstance(sp, int | float) and sp > 0 else None
+    return None
 
 
 def _is_released_h1200(path: Path | None) -> bool:

@@ -439,6 +439,7 @@ def _write_h1200(root: Path, hands: int, seed: int, size: str, progress: bool) -
 def _write_w600(root: Path, wrists: int, seed: int, size: str, progress: bool) -> dict:
     from ramkit.io.coco import build_coco
     from ramkit.progress import track
+    from ramkit.synth.phantom import SIZES
 
     plan = _plan_wrists(wrists, seed)
     n_pat = len({e[1] for e in plan})
@@ -483,7 +484,10 @@ def _write_w600(root: Path, wrists: int, seed: int, size: str, progress: bool) -
     for split in anatomy.SPLITS:
         (root / "BoneSegmentation" / "masks" / split).mkdir(parents=True, exist_ok=True)
         (cls / split).mkdir(parents=True, exist_ok=True)
-    info = {"description": f"ramkit synthetic RAM-W600 cohort (seed {seed}, size {size})"}
+    info = {
+        "description": f"ramkit synthetic RAM-W600 cohort (seed {seed}, size {size})",
+        "pixel_spacing_mm": SIZES[size]["wrist"][2],  # the release has no spacing field: it is always 0.15
+    }
     _write_json(root / "JointLocationDetection" / "Joints.coco.json", build_coco(det_images, det_cats, det_anns, info))
     _write_json(cls / "JointBE_SvdH_GT.json", gt)
     s = np.array(scores_all)
