@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image, ImageDraw
 from scipy import ndimage
-from skimage.draw import polygon as raster_polygon
 from skimage.measure import find_contours
 
 from ramkit import anatomy
@@ -44,111 +44,45 @@ CARPAL_HEIGHT_MM = 33.0  #: capitate distal facet to radius lunate fossa (for th
 CARPALS = ("Capitate", "Hamate", "Trapezoid", "Scaphoid", "Lunate", "Pisifrom_Triquetrum", "Trapezium")
 
 # Hand-authored templates (hand frame mm; x ulnar, y proximal), slightly oversized where bones meet.
+# fmt: off
 _TEMPLATES: dict[str, list[tuple[float, float]]] = {
     # ~13 mm wide, ~22 mm long, flat distal facet for MC3, narrower neck, round proximal head
     "Capitate": [
-        (-6.8, -10.6),
-        (-2.0, -11.4),
-        (2.5, -11.4),
-        (6.6, -10.6),
-        (7.6, -6.0),
-        (6.9, -1.0),
-        (5.9, 3.0),
-        (6.6, 7.0),
-        (5.2, 10.6),
-        (2.2, 12.4),
-        (-1.4, 12.4),
-        (-4.6, 10.8),
-        (-6.4, 7.6),
-        (-5.8, 3.8),
-        (-6.6, 0.0),
-        (-7.6, -5.2),
+        (-6.8, -10.6), (-2.0, -11.4), (2.5, -11.4), (6.6, -10.6), (7.6, -6.0), (6.9, -1.0), (5.9, 3.0), (6.6, 7.0),
+        (5.2, 10.6), (2.2, 12.4), (-1.4, 12.4), (-4.6, 10.8), (-6.4, 7.6), (-5.8, 3.8), (-6.6, 0.0), (-7.6, -5.2),
     ],
     # wedge: distal facet for MC4/MC5, apex proximal towards the lunate
     "Hamate": [
-        (6.2, -10.0),
-        (11.0, -11.0),
-        (16.2, -10.6),
-        (20.3, -8.6),
-        (21.6, -4.8),
-        (19.2, -0.6),
-        (15.4, 3.4),
-        (11.4, 7.4),
-        (8.2, 9.4),
-        (5.9, 7.8),
-        (5.8, 1.5),
-        (6.8, -4.5),
+        (6.2, -10.0), (11.0, -11.0), (16.2, -10.6), (20.3, -8.6), (21.6, -4.8), (19.2, -0.6), (15.4, 3.4),
+        (11.4, 7.4), (8.2, 9.4), (5.9, 7.8), (5.8, 1.5), (6.8, -4.5),
     ],
     # pyramidal, ulnar to the lunate, proximal to the hamate's ulnar slope
     "Pisifrom_Triquetrum": [
-        (18.4, -2.6),
-        (22.6, 1.0),
-        (23.0, 6.8),
-        (20.2, 12.2),
-        (15.6, 15.6),
-        (11.6, 15.2),
-        (9.6, 11.0),
-        (11.6, 6.8),
+        (18.4, -2.6), (22.6, 1.0), (23.0, 6.8), (20.2, 12.2), (15.6, 15.6), (11.6, 15.2), (9.6, 11.0), (11.6, 6.8),
         (15.0, 2.2),
     ],
     # quadrilateral / crescent: concave distal facet under the capitate head, convex proximal on the radius
     "Lunate": [
-        (-3.8, 10.0),
-        (-1.2, 12.0),
-        (2.0, 12.8),
-        (5.4, 11.8),
-        (8.6, 8.6),
-        (11.6, 11.2),
-        (12.8, 16.2),
-        (11.2, 21.6),
-        (5.4, 24.0),
-        (-0.4, 23.4),
-        (-3.8, 19.6),
-        (-4.8, 14.4),
+        (-3.8, 10.0), (-1.2, 12.0), (2.0, 12.8), (5.4, 11.8), (8.6, 8.6), (11.6, 11.2), (12.8, 16.2), (11.2, 21.6),
+        (5.4, 24.0), (-0.4, 23.4), (-4.4, 19.8), (-5.4, 14.4),
     ],
     # elongated (~24 mm), oblique ~45 deg, waist; ulnar side concave around the capitate
     "Scaphoid": [
-        (-3.2, 19.0),
-        (-7.6, 19.4),
-        (-13.0, 17.8),
-        (-17.2, 14.6),
-        (-19.8, 9.8),
-        (-20.4, 4.6),
-        (-18.6, 0.4),
-        (-14.8, -0.8),
-        (-11.0, 0.6),
-        (-7.6, 2.4),
-        (-4.9, 6.2),
-        (-3.8, 10.6),
-        (-2.6, 14.4),
+        (-2.6, 19.2), (-7.6, 19.4), (-13.0, 17.8), (-17.2, 14.6), (-19.8, 9.8), (-20.4, 4.6), (-18.6, 0.4),
+        (-14.8, -0.8), (-11.0, 0.6), (-7.6, 2.4), (-4.9, 6.2), (-3.8, 10.6), (-2.2, 14.6),
     ],
     # radial, distal to the scaphoid's distal pole; distal-ulnar horn up to the MC2 base
     "Trapezium": [
-        (-14.6, -13.4),
-        (-17.6, -12.4),
-        (-22.0, -9.8),
-        (-25.0, -6.2),
-        (-25.8, -2.0),
-        (-24.4, 2.0),
-        (-21.4, 4.4),
-        (-17.2, 4.0),
-        (-14.0, 1.2),
-        (-13.4, -4.0),
-        (-13.8, -9.6),
+        (-14.6, -13.4), (-17.6, -12.4), (-22.0, -9.8), (-25.0, -6.2), (-25.8, -2.0), (-24.4, 2.0), (-21.4, 4.4),
+        (-17.2, 4.0), (-14.0, 1.2), (-13.4, -4.0), (-13.8, -9.6),
     ],
     # between trapezium and capitate, distal facet for MC2
     "Trapezoid": [
-        (-12.8, -12.8),
-        (-8.6, -14.2),
-        (-4.6, -12.8),
-        (-3.8, -8.6),
-        (-4.8, -3.6),
-        (-7.6, -0.4),
-        (-11.4, 0.2),
-        (-13.6, -3.6),
-        (-14.0, -8.6),
+        (-13.4, -12.8), (-8.6, -14.2), (-4.6, -12.8), (-3.8, -8.6), (-4.8, -3.6), (-7.6, -0.4), (-11.4, 0.2),
+        (-14.6, -3.6), (-15.0, -8.6),
     ],
 }
+# fmt: on
 TEMPLATE_SCALE = 0.93  #: templates are scaled about TEMPLATE_CENTRE (carpal block ~1.45x the radius width)
 TEMPLATE_CENTRE = (-2.0, 8.0)
 #: Pisiform (over the triquetrum) and hook of hamate: centre, semi-axes (mm), angle (rad).
@@ -163,7 +97,7 @@ LAPS: tuple[tuple[str, str, float, float, int], ...] = (
     ("Scaphoid", "Lunate", 2.0, -0.2, 0),
     ("Scaphoid", "Capitate", 1.8, 0.0, 1),
     ("Scaphoid", "Trapezium", 1.6, 0.0, 1),
-    ("Trapezoid", "Trapezium", 1.5, -0.1, 0),
+    ("Trapezoid", "Trapezium", 2.0, -0.2, 0),
     ("Trapezoid", "Capitate", 1.5, -0.1, 0),
     ("Capitate", "Lunate", 1.2, 0.1, 0),
     ("Hamate", "Pisifrom_Triquetrum", 1.2, 0.1, 0),
@@ -173,8 +107,8 @@ LAPS: tuple[tuple[str, str, float, float, int], ...] = (
 #: under the radial corner of the MC2 base (only that corner).
 SEATS: tuple[tuple[str, int, int, float], ...] = (
     ("Trapezium", 1, 0, 0.3),
-    ("Trapezoid", 2, 0, 0.05),
-    ("Capitate", 3, 0, 0.3),
+    ("Trapezoid", 2, -1, 0.05),
+    ("Capitate", 3, 1, 0.3),
     ("Hamate", 4, 1, 0.3),
     ("Hamate", 5, 1, 0.3),
     ("Trapezium", 2, -1, 0.55),
@@ -383,22 +317,28 @@ class _Grid:
         self.shape = (int(np.ceil((hi[1] - lo[1]) / GRID_MM)) + 1, int(np.ceil((hi[0] - lo[0]) / GRID_MM)) + 1)
 
     def raster(self, poly: np.ndarray) -> np.ndarray:
-        m = np.zeros(self.shape, bool)
-        q = (poly - self.lo) / GRID_MM
-        rr, cc = raster_polygon(q[:, 1], q[:, 0], self.shape)
-        m[rr, cc] = True
-        return m
+        """Cells inside ``poly`` (hand frame), as a writable bool array (PIL's polygon fill: fast, deterministic)."""
+        img = Image.new("1", (self.shape[1], self.shape[0]), 0)
+        ImageDraw.Draw(img).polygon([tuple(p) for p in ((poly - self.lo) / GRID_MM).tolist()], fill=1)
+        return np.array(img, dtype=bool)
+
+    def depth(self, poly: np.ndarray) -> np.ndarray:
+        """Distance (cells) from each cell inside ``poly`` to its outside, computed on the polygon's bounding box."""
+        m = self.raster(poly)
+        out = np.zeros(self.shape, np.float64)
+        box = ndimage.find_objects(m.astype(np.uint8))
+        if box and box[0] is not None:
+            sl = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box[0])
+            out[sl] = ndimage.distance_transform_edt(m[sl])
+        return out
 
     def points(self, mask: np.ndarray) -> np.ndarray:
         r, c = np.nonzero(mask)
         return self.lo + np.stack([c, r], 1) * GRID_MM
 
     def outline(self, mask: np.ndarray, spacing: float = 0.35) -> np.ndarray:
-        """Smooth outline (hand frame) of the largest component of ``mask``, holes filled."""
-        lab, n = ndimage.label(mask)
-        if n > 1:
-            mask = lab == 1 + int(np.argmax(np.bincount(lab.ravel())[1:]))
-        mask = ndimage.binary_fill_holes(mask)
+        """Smooth outline (hand frame) of ``mask``: its longest contour (the outer boundary of its main body; slivers
+        and holes are dropped), smoothed by 0.25 mm, resampled every ``spacing`` mm."""
         sm = ndimage.gaussian_filter(np.pad(mask, 3).astype(np.float32), 0.25 / GRID_MM)
         c = max(find_contours(sm, 0.5), key=len)
         pts = self.lo + (c[:, ::-1] - 3) * GRID_MM
@@ -476,7 +416,7 @@ def build_carpus(shape: CarpusShape, gap: dict[str, float], sev: float) -> Carpu
 def _partition(grid: _Grid, tmpl: dict[str, np.ndarray], fixed: dict[str, np.ndarray]):
     """Regions of the carpals (argmax of the depth inside each template, outside the fixed radius and ulna) and
     of the fixed bones, and each region's distance map (mm)."""
-    depth = np.stack([ndimage.distance_transform_edt(grid.raster(tmpl[n])) for n in CARPALS])
+    depth = np.stack([grid.depth(tmpl[n]) for n in CARPALS])
     fixed_m = {n: grid.raster(p) for n, p in fixed.items()}
     free = (depth.max(0) > 0) & ~fixed_m["Radius"] & ~fixed_m["Ulna"]
     owner = depth.argmax(0)
@@ -498,9 +438,9 @@ def _shrink(regions, E, gap, fused) -> dict[str, np.ndarray]:
         for b in regions:
             if b == a:
                 continue
-            g = _line(a, b, gap, fused) * (0.5 if b in CARPALS else 1.0)
-            if g > 0:
-                keep &= E[b] >= g
+            g = _line(a, b, gap, fused)
+            if g > 0:  # between two grid regions half a cell is lost on each side on average: add it back
+                keep &= E[b] >= (0.5 * g + 0.5 * GRID_MM if b in CARPALS else g)
         final[a] = keep
     return final
 
@@ -556,7 +496,7 @@ def seat_bases(bones: dict, cmc_gap: dict[int, float], rng: np.random.Generator)
                 others |= grid.raster(bones[n].outline)
         e_c = ndimage.distance_transform_edt(~cm) * GRID_MM
         e_o = ndimage.distance_transform_edt(~others) * GRID_MM if others.any() else np.full(grid.shape, 99.0)
-        r, c = np.nonzero((e_c <= 2.5) & (e_o >= 0.5 * INTERCARPAL_GAP_MM) & ~cm)
+        r, c = np.nonzero((e_c <= 4.5) & (e_o >= 0.5 * INTERCARPAL_GAP_MM) & ~cm)
         p = grid.lo + np.stack([c, r], 1) * GRID_MM
         add = np.zeros(len(p), bool)
         for f, side, w0 in seats:
@@ -577,7 +517,7 @@ def _seat_band(mc, p: np.ndarray, g_axis: float, side: int, w0: float) -> np.nda
     u = side * q[:, 0] / hw
     ramp = np.clip((u - w0) / max(0.9 - w0, 0.1), 0, 1)
     g = g_axis - (g_axis + CMC_LAP_MM) * ramp
-    band = (np.abs(q[:, 0]) <= 0.92 * hw) & (q[:, 1] <= s_base - g) & (q[:, 1] >= -g_axis - 6.0)
+    band = (np.abs(q[:, 0]) <= 0.92 * hw) & (q[:, 1] <= s_base - g) & (q[:, 1] >= -g_axis - 3.0)
     if w0 >= 0.5:  # a corner only
         band &= u >= w0 - 0.15
     return band

@@ -143,6 +143,21 @@ def _add_lip(a: np.ndarray, b: np.ndarray, sp: float, rng: np.random.Generator) 
     ac |= lip
 
 
+def _overlap_lips(masks: dict, full_masks: dict, bitten: dict, sp: float, rng: np.random.Generator) -> bool:
+    """Fallback: a lip (:func:`_add_lip`) for each of ``anatomy.OVERLAP_PAIRS`` whose masks do not overlap (in
+    place, outside the first bone's bites); True when one was added."""
+    added = False
+    for a, b in anatomy.OVERLAP_PAIRS:
+        if masks[a].any() and masks[b].any() and not (masks[a] & masks[b]).any():
+            before = masks[a].copy()
+            _add_lip(masks[a], masks[b], sp, rng)
+            if a in bitten:
+                masks[a] &= ~bitten[a] | before
+            full_masks[a] |= masks[a]
+            added = True
+    return added
+
+
 def _clean_masks(masks: dict, full_masks: dict, bite_px: dict) -> None:
     """Make every bone mask one solid body (in place): fill unlabelled holes, drop stray fragments.
 
@@ -265,16 +280,13 @@ def draw_hand(
         lesion_parts.append((bt.category, les))
         lesion_joints.append(bt.joint)
         lesion_bones.append(bt.bone)
-    # the 14 overlap pairs overlap in a PA projection: add a small lip where the drawn outlines do not
+    # the 14 overlap pairs overlap in a PA projection (the carpus templates overlap by construction): add a small
+    # lip only where the drawn masks do not; again after the cleaning, which can drop a thin rasterised overlap
     bitten = {k: np.any([m for m, _ in v], axis=0) for k, v in bite_px.items()}
-    for a, b in anatomy.OVERLAP_PAIRS:
-        if masks[a].any() and masks[b].any() and not (masks[a] & masks[b]).any():
-            before = masks[a].copy()
-            _add_lip(masks[a], masks[b], sp, rng)
-            if a in bitten:
-                masks[a] &= ~bitten[a] | before
-            full_masks[a] |= masks[a]
+    _overlap_lips(masks, full_masks, bitten, sp, rng)
     _clean_masks(masks, full_masks, bite_px)
+    if _overlap_lips(masks, full_masks, bitten, sp, rng):
+        _clean_masks(masks, full_masks, bite_px)
     for name in parts:
         if len(parts[name]) == 1:
             parts[name] = [masks[name]]
