@@ -21,12 +21,12 @@ from ramkit.synth import carpus
 
 # --------------------------------------------------------------------------------------------------
 # Constants of the phantom (mm). Normal joint gaps are close to real ones (MCP ~1.5-2 mm, carpal joint lines
-# <= 1.5 mm); the carpus is packed tightly (0.35 mm between unscored neighbours, plus the overlap lips).
+# <= 1.5 mm); the carpus is packed by synth/carpus.py (0.8 mm lines between unscored neighbours, true overlaps).
 # --------------------------------------------------------------------------------------------------
 FINGER_GAP_MM = 2.0  #: normal MCP/PIP/IP joint gap
 CARPAL_GAP_MM = 1.4  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
-PLAIN_GAP_MM = 0.35  #: unscored inter-carpal gaps
-CARPAL_SCALE = 0.86  #: carpal bone size relative to the original templates (carpal block ~1.4x radius width)
+PLAIN_GAP_MM = 0.35  #: unscored CMC-1/CMC-2 gaps (the carpus itself: synth/carpus.py INTERCARPAL_GAP_MM)
+CARPAL_SCALE = 0.86  #: scale of draw_anatomy's carpal axes (only the sesamoid's are used now; carpus: synth/carpus.py)
 MIN_BITE_MM = 2.0  #: smallest erosion radius (a visible notch: ~6 px at medium size)
 BE50_CLARITY = 0.8  #: share of attenuation a fainter SvdH-BE-50 bite removes (BE-90 bites remove all)
 #: BE score bands on the eroded fraction of the joint's reference area (upper bounds for 1, 2, 3; above = 5).
@@ -339,15 +339,6 @@ class Pose:
 # --------------------------------------------------------------------------------------------------
 # Building the hand for one visit
 # --------------------------------------------------------------------------------------------------
-def _place(poly_a: np.ndarray, ca: np.ndarray, poly_b_local: np.ndarray, direction, gap: float) -> np.ndarray:
-    """Centre of blob B placed from A's centre along ``direction`` so the boundary gap is ``gap``."""
-    d = np.asarray(direction, float)
-    d = d / np.linalg.norm(d)
-    ta = ray_exit(poly_a, ca, d)
-    tb = ray_exit(poly_b_local, np.zeros(2), -d)
-    return ca + d * (ta + gap + tb)
-
-
 def _dir(angle: float) -> np.ndarray:
     """Unit vector pointing distally (up in the image) tilted by ``angle`` towards the ulnar side (+x)."""
     return np.array([np.sin(angle), -np.cos(angle)])
