@@ -542,3 +542,79 @@ def test_issue_example_wrist_has_no_hole():
         view="wrist",
     )
     assert label_defects(d) == {"holes": [], "fragments": [], "out_of_crop": []}
+
+
+# ------------------------------------------------------------------------------------------------ carpus
+def _carpus_geometry(seed: int, severity: float | None = None):
+    from ramkit.synth.cohort import _hand_anatomy
+    from ramkit.synth.geometry import Pose, build_hand
+
+    anat = _hand_anatomy(seed, 0)
+    if severity is not None:
+        anat.severity = severity
+    return anat, build_hand(anat, Pose(0.0, np.zeros(2), np.zeros(6), 0.0), 1.0)
+
+
+def _min_dist(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min())
+
+
+def test_carpus_is_packed_with_scored_gaps_and_overlaps():
+    """Tight mosaic: proximal row ~1.3-1.5x the radius, scored gaps drawn at their width where the JSN box sits,
+    the carpal overlap pairs overlapping in the geometry itself (not by the image-space fallback lip)."""
+    from matplotlib.path import Path as MplPath
+
+    from ramkit.synth.geometry import CARPAL_GAP_MM
+
+    carpal_pairs = [p for p in anatomy.OVERLAP_PAIRS if not any(n.startswith("MC") for n in p)]
+    overlapping = 0
+    for seed in range(4):
+        _, g = _carpus_geometry(seed, severity=0.0)
+        o = {n: b.outline for n, b in g.bones.items()}
+        row = np.concatenate([o[n] for n in ("Scaphoid", "Lunate", "Pisifrom_Triquetrum")])
+        rad = o["Radius"][o["Radius"][:, 1] < o["Radius"][:24, 1].max() + 4.0]  # distal end incl. the styloid
+        assert 1.25 <= np.ptp(row[:, 0]) / np.ptp(rad[:, 0]) <= 1.6
+        for stem in ("SC", "SR", "STT"):
+            (j,) = [j for j in g.joints if j.kind == "jsn" and j.stem == stem]
+            assert j.score == 0
+            a, b = (o[n] for n in j.bones)
+            a = a[np.argsort(np.linalg.norm(a - j.center, axis=1))[:6]]  # the joint line at the JSN point
+            line = np.median(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min(1))
+            assert abs(line - CARPAL_GAP_MM) < 0.3, (seed, stem, line)
+        for x, y in carpal_pairs:
+            overlapping += bool(MplPath(o[y]).contains_points(o[x]).any() or MplPath(o[x]).contains_points(o[y]).any())
+        # neighbours share facets: no unscored joint line wider than 1.5 mm at the closest approach
+        assert _min_dist(o["Capitate"], o["Hamate"]) < 1.5 and _min_dist(o["Lunate"], o["Pisifrom_Triquetrum"]) < 1.5
+    assert overlapping >= 0.9 * 4 * len(carpal_pairs)
+
+
+def test_carpus_rings_collapse_and_fusion():
+    from matplotlib.path import Path as MplPath
+
+    from ramkit.synth import carpus
+
+    _, g = _carpus_geometry(0)
+    rings = {b: poly for b, poly, _, _ in g.overlap_hints["rings"]}
+    assert set(rings) == {"Hamate", "Pisifrom_Triquetrum"}
+    for b, poly in rings.items():  # the inner contours lie inside their bone's label
+        inside = MplPath(g.bones[b].outline).contains_points(g.bones[b].to_hand(poly))
+        assert inside.mean() > 0.9, b
+    for seed in range(40):
+        anat, _ = _carpus_geometry(seed)
+        shape = carpus.draw_shape(np.random.default_rng([anat.seed, 11]))
+        if shape.collapse_max > 0:
+            break
+    else:
+        pytest.fail("no collapsing patient in 40 seeds")
+    _, healthy = _carpus_geometry(seed, severity=0.0)
+    _, severe = _carpus_geometry(seed, severity=1.0)
+    assert healthy.overlap_hints["collapse"] == 0 and severe.overlap_hints["collapse"] == pytest.approx(
+        shape.collapse_max
+    )
+    jsn = {j.stem: j for j in severe.joints if j.kind == "jsn"}
+    assert jsn["SC"].value <= 1 - 2.5 * shape.collapse_max + 1e-9 and jsn["SC"].score > 0
+    h = lambda g, n: g.bones[n].outline  # noqa: E731
+    height = lambda g: h(g, "Lunate")[:, 1].max() - h(g, "Capitate")[:, 1].min()  # noqa: E731
+    assert height(severe) < height(healthy) - 2.0
+    for a, b in shape.fused:  # fused neighbours: no joint line left
+        assert _min_dist(h(severe, a), h(severe, b)) < 0.2 < _min_dist(h(healthy, a), h(healthy, b)) + 0.2

@@ -17,15 +17,16 @@ import numpy as np
 from matplotlib.path import Path as MplPath
 
 from ramkit import anatomy
+from ramkit.synth import carpus
 
 # --------------------------------------------------------------------------------------------------
 # Constants of the phantom (mm). Normal joint gaps are close to real ones (MCP ~1.5-2 mm, carpal joint lines
-# <= 1.5 mm); the carpus is packed tightly (0.35 mm between unscored neighbours, plus the overlap lips).
+# <= 1.5 mm); the carpus is packed by synth/carpus.py (0.8 mm lines between unscored neighbours, true overlaps).
 # --------------------------------------------------------------------------------------------------
 FINGER_GAP_MM = 2.0  #: normal MCP/PIP/IP joint gap
 CARPAL_GAP_MM = 1.4  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
-PLAIN_GAP_MM = 0.35  #: unscored inter-carpal gaps
-CARPAL_SCALE = 0.86  #: carpal bone size relative to the original templates (carpal block ~1.4x radius width)
+PLAIN_GAP_MM = 0.35  #: unscored CMC-1/CMC-2 gaps (the carpus itself: synth/carpus.py INTERCARPAL_GAP_MM)
+CARPAL_SCALE = 0.86  #: scale of draw_anatomy's carpal axes (only the sesamoid's are used now; carpus: synth/carpus.py)
 MIN_BITE_MM = 2.0  #: smallest erosion radius (a visible notch: ~6 px at medium size)
 BE50_CLARITY = 0.8  #: share of attenuation a fainter SvdH-BE-50 bite removes (BE-90 bites remove all)
 #: BE score bands on the eroded fraction of the joint's reference area (upper bounds for 1, 2, 3; above = 5).
@@ -338,15 +339,6 @@ class Pose:
 # --------------------------------------------------------------------------------------------------
 # Building the hand for one visit
 # --------------------------------------------------------------------------------------------------
-def _place(poly_a: np.ndarray, ca: np.ndarray, poly_b_local: np.ndarray, direction, gap: float) -> np.ndarray:
-    """Centre of blob B placed from A's centre along ``direction`` so the boundary gap is ``gap``."""
-    d = np.asarray(direction, float)
-    d = d / np.linalg.norm(d)
-    ta = ray_exit(poly_a, ca, d)
-    tb = ray_exit(poly_b_local, np.zeros(2), -d)
-    return ca + d * (ta + gap + tb)
-
-
 def _dir(angle: float) -> np.ndarray:
     """Unit vector pointing distally (up in the image) tilted by ``angle`` towards the ulnar side (+x)."""
     return np.array([np.sin(angle), -np.cos(angle)])
@@ -370,69 +362,22 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     gap = {s: (FINGER_GAP_MM if s.startswith(("MCP", "PIP")) else CARPAL_GAP_MM) * gap_ratio[s] for s in JSN_STEMS}
 
     ax = anat.carpal_axes
-    loc: dict[str, np.ndarray] = {}
-    cen: dict[str, np.ndarray] = {}
-    for name in ("Capitate", "Hamate", "Trapezoid", "Scaphoid", "Lunate", "Pisifrom_Triquetrum", "Trapezium"):
-        a, b, ang = ax[name]
-        loc[name] = blob(a, b, ang, rng)
-    cen["Capitate"] = np.zeros(2)
+    # --- carpus, distal radius and ulna (synth/carpus.py: packed templates; local frame = hand frame, translated)
+    cshape = carpus.draw_shape(np.random.default_rng([anat.seed, 11]))
+    collapse = carpus.collapse_of(cshape, sev)
+    if collapse > 0:  # carpal collapse narrows the scaphoid joints with it (scores follow the drawn gaps)
+        for s in ("SC", "SR"):
+            gap_ratio[s] = min(gap_ratio[s], float(np.clip(1.0 - 2.5 * collapse, 0.0, 1.0)))
+            gap[s] = CARPAL_GAP_MM * gap_ratio[s]
+    carp = carpus.build_carpus(cshape, gap, sev)
+    loc, cen = carp.local, carp.cen
     hand = lambda n: loc[n] + cen[n]  # noqa: E731
-    cen["Hamate"] = _place(hand("Capitate"), cen["Capitate"], loc["Hamate"], (1, 0.25), PLAIN_GAP_MM)
-    cen["Trapezoid"] = _place(hand("Capitate"), cen["Capitate"], loc["Trapezoid"], (-1, -0.45), PLAIN_GAP_MM)
-    cen["Scaphoid"] = _place(hand("Capitate"), cen["Capitate"], loc["Scaphoid"], (-1, 0.55), gap["SC"])
-    cen["Lunate"] = _place(hand("Capitate"), cen["Capitate"], loc["Lunate"], (0.15, 1), PLAIN_GAP_MM)
-    cen["Pisifrom_Triquetrum"] = _place(
-        hand("Lunate"), cen["Lunate"], loc["Pisifrom_Triquetrum"], (1, -0.25), PLAIN_GAP_MM
-    )
-    cen["Trapezium"] = _place(hand("Scaphoid"), cen["Scaphoid"], loc["Trapezium"], (-0.5, -1), gap["STT"])
     bones: dict[str, Bone] = {}
     eye = np.eye(2)
     for name in loc:
         bones[name] = Bone(name, loc[name], eye, cen[name].copy())
-
-    # --- distal radius and ulna (local frame = hand frame, translated)
-    xs = np.linspace(-16.5, 14.0, 24)
-    top = -5.5 * np.exp(-(((xs + 16.5) / 5.5) ** 2)) + 0.010 * (xs - 2) ** 2 - 0.6
-    rad_local = np.concatenate(
-        [
-            np.stack([xs, top], 1),
-            np.array(
-                [
-                    [14.5, 4.0],
-                    [11.5, 14.0],
-                    [10.5, 30.0],
-                    [10.0, 160.0],
-                    [-11.0, 160.0],
-                    [-12.0, 30.0],
-                    [-14.5, 12.0],
-                    [-17.5, 2.0],
-                ]
-            ),
-        ]
-    )
-    rad_local = rad_local * rng.normal(1, 0.03, size=2)
-    low_s = hand("Scaphoid")[np.argmax(hand("Scaphoid")[:, 1])]
-    low_l = hand("Lunate")[np.argmax(hand("Lunate")[:, 1])]
-    tx = low_s[0] + 5.0
-    fx = np.interp(low_s[0] - tx, rad_local[:24, 0], rad_local[:24, 1])
-    ty = low_s[1] + gap["SR"] - fx
-    # the lunate rests on the radius too: never leave it floating far above
-    fl = np.interp(low_l[0] - tx, rad_local[:24, 0], rad_local[:24, 1])
-    ty = min(ty, low_l[1] + PLAIN_GAP_MM + 1.0 - fl) if low_l[1] + PLAIN_GAP_MM - fl < ty - 2.5 else ty
-    bones["Radius"] = Bone("Radius", rad_local, eye, np.array([tx, ty]), density=1.05)
-    phi = np.linspace(np.pi, 0, 17)
-    uh = 6.8
-    ul_local = np.concatenate(
-        [
-            np.stack([uh * np.cos(phi), -uh * 0.85 * np.sin(phi)], 1),
-            np.array([[6.3, 6.0], [5.6, 20.0], [5.0, 160.0], [-4.8, 160.0], [-5.4, 20.0], [-6.2, 6.0]]),
-        ]
-    )
-    ul_local = ul_local * rng.normal(1, 0.03, size=2)
-    pt = hand("Pisifrom_Triquetrum")
-    ux = bones["Radius"].outline[:24, 0].max() + uh + 2.5
-    uy = max(pt[:, 1].max(), low_l[1]) + 4.0 + rng.uniform(-1, 1)
-    bones["Ulna"] = Bone("Ulna", ul_local, eye, np.array([ux, uy]), density=1.05)
+    bones["Radius"] = Bone("Radius", carp.radius[0], eye, carp.radius[1].copy(), density=1.05)
+    bones["Ulna"] = Bone("Ulna", carp.ulna[0], eye, carp.ulna[1].copy(), density=1.05)
 
     # --- rays
     mc_angle = {1: -0.62 + pose.thumb, 2: -0.13, 3: -0.02, 4: 0.09, 5: 0.2}
@@ -496,6 +441,11 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     bones["Sesamoid"] = Bone("Sesamoid", ses_local, eye, ses[0].copy(), density=0.9)
     extra_ses = [blob(sa * 0.85, sb * 0.85, sang, rng, n=24, wobble=0.02) + p for p in ses[1:]]
 
+    carpus.seat_bases(bones, cmc_gap, np.random.default_rng([anat.seed, 12]))
+    # scored carpal joint points and the inner contours (pisiform, hook of hamate) in their bones' local frames
+    carpal_points = {k: v - bones["Scaphoid"].t for k, v in carp.joint_points.items()}
+    rings = [(b, poly - bones[b].t, chord, rim) for b, poly, chord, rim in carp.rings]
+
     # --- pose: rotate the whole hand about the capitate and shift, scaled by the patient size
     Rg = rot(pose.rotation) * anat.scale
     for b in bones.values():
@@ -526,9 +476,11 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             centre = _site_point(bones[bone_name], u_site, 0.3 * rho, None)
             bites.append(Bite(bone_name, centre, rho, anatomy.BE_CATEGORIES[2], 0.6, None))
 
-    joints = _joints(bones, heads, bites, gap, gap_ratio, anat.scale)
+    joints = _joints(bones, heads, bites, gap, gap_ratio, anat.scale, carpal_points)
     geo = HandGeometry(bones=bones, bites=bites, joints=joints)
     geo.overlap_hints["extra_sesamoids"] = extra_ses
+    geo.overlap_hints["rings"] = rings  # (bone, local outline, chord weight, rim weight): inner attenuation
+    geo.overlap_hints["collapse"] = carp.collapse
     return geo
 
 
@@ -603,7 +555,7 @@ def _box_side(r: float, k: float = 3.4) -> float:
     return k * r
 
 
-def _joints(bones, heads, bites, gap, gap_ratio, scale) -> list[JointSpec]:
+def _joints(bones, heads, bites, gap, gap_ratio, scale, carpal_points=None) -> list[JointSpec]:
     out: list[JointSpec] = []
 
     def centre(name: str) -> np.ndarray:
@@ -671,7 +623,7 @@ def _joints(bones, heads, bites, gap, gap_ratio, scale) -> list[JointSpec]:
             side = _box_side(heads[f"MC{f}"][1], 3.6)
             bns = (f"MC{f}", "Capitate" if f == 3 else "Hamate")
         else:
-            pair = {"SC": ("Scaphoid", "Capitate"), "SR": ("Scaphoid", "Radius"), "STT": ("Scaphoid", "Trapezium")}[s]
+            pair = carpus.SCORED[s]
             a, b = bones[pair[0]].outline, bones[pair[1]].outline
             ca = a.mean(0)
             if s == "SR":
@@ -680,11 +632,13 @@ def _joints(bones, heads, bites, gap, gap_ratio, scale) -> list[JointSpec]:
                 cb = bones["Trapezium"].outline.mean(0)
             else:
                 cb = b.mean(0)
-            # midpoint of the closest approach along the centre line
-            d = cb - ca
-            d = d / np.linalg.norm(d)
-            ta = ray_exit(a, ca, d)
-            c = ca + d * (ta + 0.5 * gap[s] * scale)
+            if carpal_points and s in carpal_points:  # on the clear (un-lapped) part of the joint line
+                c = bones["Scaphoid"].to_hand(carpal_points[s][None])[0]
+            else:  # midpoint of the closest approach along the centre line
+                d = cb - ca
+                d = d / np.linalg.norm(d)
+                ta = ray_exit(a, ca, d)
+                c = ca + d * (ta + 0.5 * gap[s] * scale)
             side = 14.0 * scale
             bns = pair
         out.append(JointSpec("jsn", s, c, float(side), score, bns, float(gap_ratio[s])))

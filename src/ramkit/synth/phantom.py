@@ -143,6 +143,21 @@ def _add_lip(a: np.ndarray, b: np.ndarray, sp: float, rng: np.random.Generator) 
     ac |= lip
 
 
+def _overlap_lips(masks: dict, full_masks: dict, bitten: dict, sp: float, rng: np.random.Generator) -> bool:
+    """Fallback: a lip (:func:`_add_lip`) for each of ``anatomy.OVERLAP_PAIRS`` whose masks do not overlap (in
+    place, outside the first bone's bites); True when one was added."""
+    added = False
+    for a, b in anatomy.OVERLAP_PAIRS:
+        if masks[a].any() and masks[b].any() and not (masks[a] & masks[b]).any():
+            before = masks[a].copy()
+            _add_lip(masks[a], masks[b], sp, rng)
+            if a in bitten:
+                masks[a] &= ~bitten[a] | before
+            full_masks[a] |= masks[a]
+            added = True
+    return added
+
+
 def _clean_masks(masks: dict, full_masks: dict, bite_px: dict) -> None:
     """Make every bone mask one solid body (in place): fill unlabelled holes, drop stray fragments.
 
@@ -179,8 +194,7 @@ def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> b
     if n > 1:
         sizes = np.bincount(lab.ravel())[1:]
         keep = sizes >= SESAMOID_MIN_PX if name == "Sesamoid" else np.arange(n) == int(np.argmax(sizes))
-        if not keep.any():
-            keep[int(np.argmax(sizes))] = True
+        # (sesamoid slivers cut by the wrist crop's edge are all dropped)
         for k in np.flatnonzero(~keep):
             frag = lab == k + 1
             m &= ~frag
@@ -228,7 +242,7 @@ def draw_hand(
         view_c = pose.shift
     else:
         origin_px = np.array([W / 2, H / 2])
-        view_c = pose.shift + rot(pose.rotation) @ np.array([-3.0, 9.0]) * anat.scale + rng.normal(0, 2.0, 2)
+        view_c = pose.shift + rot(pose.rotation) @ np.array([-3.0, 3.0]) * anat.scale + rng.normal(0, 2.0, 2)
 
     def to_px(pts: np.ndarray) -> np.ndarray:
         return (pts - view_c) / sp + origin_px
@@ -266,16 +280,13 @@ def draw_hand(
         lesion_parts.append((bt.category, les))
         lesion_joints.append(bt.joint)
         lesion_bones.append(bt.bone)
-    # the 14 overlap pairs overlap in a PA projection: add a small lip where the drawn outlines do not
+    # the 14 overlap pairs overlap in a PA projection (the carpus templates overlap by construction): add a small
+    # lip only where the drawn masks do not; again after the cleaning, which can drop a thin rasterised overlap
     bitten = {k: np.any([m for m, _ in v], axis=0) for k, v in bite_px.items()}
-    for a, b in anatomy.OVERLAP_PAIRS:
-        if masks[a].any() and masks[b].any() and not (masks[a] & masks[b]).any():
-            before = masks[a].copy()
-            _add_lip(masks[a], masks[b], sp, rng)
-            if a in bitten:
-                masks[a] &= ~bitten[a] | before
-            full_masks[a] |= masks[a]
+    _overlap_lips(masks, full_masks, bitten, sp, rng)
     _clean_masks(masks, full_masks, bite_px)
+    if _overlap_lips(masks, full_masks, bitten, sp, rng):
+        _clean_masks(masks, full_masks, bite_px)
     for name in parts:
         if len(parts[name]) == 1:
             parts[name] = [masks[name]]
@@ -299,6 +310,11 @@ def draw_hand(
     if objects:
         obj_parts = _objects(geo, to_px, rng, shape, sp)
 
+    inner: dict[str, list[tuple[np.ndarray, float, float]]] = {}  # inner contours (pisiform, hook of hamate)
+    for bone_name, poly, chord, rim in geo.overlap_hints.get("rings", []):
+        ring = _raster(to_px(geo.bones[bone_name].to_hand(poly)), shape)
+        if ring.any():
+            inner.setdefault(bone_name, []).append((ring, chord, rim))
     image, bar = _form_image(
         np.random.default_rng(rng.integers(2**63)),
         full_masks,
@@ -309,6 +325,7 @@ def draw_hand(
         sp,
         shape,
         CENTER_STYLE[center] if view == "hand" else WRIST_STYLE,
+        inner,
     )
 
     bones = np.zeros((len(anatomy.HAND_BONES), H, W), np.uint8)
@@ -328,6 +345,7 @@ def draw_hand(
             m[:bar] = False
         for _, m, _ in obj_parts:
             m[:bar] = False
+        _drop_sesamoid_slivers(bones, parts)
     be_scores, jsn_scores, be_boxes, jsn_boxes, values = {}, {}, {}, {}, {}
     scored: dict[str, np.ndarray] = {}
     for (_, les), joint in zip(lesion_parts, lesion_joints, strict=True):
@@ -361,6 +379,23 @@ def draw_hand(
         object_parts=[(c, m.astype(np.uint8)) for c, m, _ in obj_parts],
         values=values,
     )
+
+
+def _drop_sesamoid_slivers(bones: np.ndarray, parts: dict[str, list[np.ndarray]]) -> None:
+    """Remove from the Sesamoid label the pieces the padding bar left below ``labels.SESAMOID_MIN_PX`` (a sesamoid
+    near the top edge of a wrist crop cut by the bar), in place."""
+    from ramkit.synth.labels import SESAMOID_MIN_PX
+
+    k = anatomy.HAND_BONES.index("Sesamoid")
+    lab, n = ndimage.label(bones[k])
+    if n == 0:
+        return
+    sizes = np.bincount(lab.ravel())[1:]
+    small = np.isin(lab, 1 + np.flatnonzero(sizes < SESAMOID_MIN_PX))
+    if small.any():
+        bones[k][small] = 0
+        for p in parts.get("Sesamoid", []):
+            p[small] = False
 
 
 def _box_holding(box: tuple[int, int, int, int], les: np.ndarray, W: int, H: int) -> tuple[int, int, int, int]:
@@ -520,9 +555,11 @@ def _trabecular(rng: np.random.Generator, shape, sp: float) -> np.ndarray:
     return t / (t.std() + 1e-6)
 
 
-def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng) -> np.ndarray:
+def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng, inner=()) -> np.ndarray:
     """Attenuation of one bone in its bounding box: marrow chord term with texture plus a cortical shell whose
-    thickness and brightness vary along the outline; erosion bites remove it (fully or by their clarity)."""
+    thickness and brightness vary along the outline; ``inner`` contours (full-image masks, chord and rim weights:
+    the pisiform over the triquetrum, the hook of hamate) add their own chord and cortical ring inside the bone
+    without changing its label; erosion bites remove it (fully or by their clarity)."""
     mc = m[sl]
     d = ndimage.distance_transform_edt(mc) * sp
     half = max(float(d.max()), 1e-3)
@@ -532,15 +569,24 @@ def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng) -> np
     thick = np.clip(np.minimum(thick, 0.3 * half + 0.25), 0.2, None)
     rim = np.exp(-np.maximum(d - sp * 0.5, 0) / thick)
     att = dens * (0.5 * chord * (1 + 0.09 * tex[sl]) + rng.uniform(0.5, 0.85) * rim * (1 + 0.04 * tex[sl])) * mc
+    for ring, chord_w, rim_w in inner:
+        rc = ring[sl] & mc
+        if rc.any():
+            dr = ndimage.distance_transform_edt(rc) * sp
+            hr = max(float(dr.max()), 1e-3)
+            ring_rim = np.exp(-np.maximum(dr - sp * 0.5, 0) / 0.45)
+            att = att + dens * (chord_w * np.sqrt(np.clip(dr / hr, 0, 1)) + rim_w * ring_rim) * rc
     for les, clarity in bite_px.get(name, []):
         soft_les = ndimage.gaussian_filter(les[sl].astype(np.float32), 0.5)
         att = att * (1 - clarity * np.clip(soft_les * 1.4, 0, 1))
     return att.astype(np.float32)
 
 
-def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> tuple[np.ndarray, int]:
-    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue and objects, and the height
-    (rows) of its padding bar (0 = none)."""
+def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style, inner=None) -> tuple[np.ndarray, int]:
+    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue, objects and the inner
+    contours of bones (``inner``: bone -> [(mask, chord, rim)]), and the height (rows) of its padding bar
+    (0 = none)."""
+    inner = inner or {}
     acq = Acquisition.draw(rng, style)
     H, W = shape
     tex = _trabecular(rng, shape, sp)
@@ -558,7 +604,9 @@ def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style) -> 
             continue
         sl = _bbox(masks[name], 2, shape)
         if sl is not None:
-            mu[sl] += _bone_attenuation(name, masks[name], sl, geo, sp, tex, cortex_mod, bite_px, rng)
+            mu[sl] += _bone_attenuation(
+                name, masks[name], sl, geo, sp, tex, cortex_mod, bite_px, rng, inner.get(name, ())
+            )
     for _, m, dens in obj_parts:
         mu += dens * m
     intensity = 1 - np.exp(-acq.k_mu * mu)
