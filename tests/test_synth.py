@@ -614,9 +614,10 @@ def test_pose_rotation_flexion_and_canvas_fit():
 def test_marginal_cysts_are_lesions_inside_the_bone():
     """Some finger-joint erosions are subcortical cysts: fully inside their bone (covered by cortex), labelled
     as lesions (no hole defect) and counted in the joint's eroded fraction."""
+    from matplotlib.path import Path as MplPath
+
     from ramkit.synth.geometry import Pose, build_hand, eroded_area
     from ramkit.synth.labels import label_defects
-    from matplotlib.path import Path as MplPath
 
     n_cyst = 0
     for seed in range(8):
@@ -647,12 +648,13 @@ def test_subluxation_and_osteopenia_grow_with_disease():
         assert late.porosis[0] >= early.porosis[0] > 0 and late.porosis[1] <= early.porosis[1] < 1
         assert len(late.periarticular) >= len(early.periarticular)
         for stem in ("MCP-I", "MCP-M", "MCP-R", "MCP-S"):
-            pp = _finger_joint_bones(stem)[1]
-            slide = np.linalg.norm(late.bones[pp].t - late.bones[_finger_joint_bones(stem)[0]].to_hand(
-                np.array([[0.0, a.rays["TIMRS".index(stem[-1]) + 1][0]]]))[0])
+            mc, pp = _finger_joint_bones(stem)
+            mc_head = late.bones[mc].to_hand(np.array([[0.0, a.rays["TIMRS".index(stem[-1]) + 1][0]]]))[0]
+            slide = np.linalg.norm(late.bones[pp].t - mc_head)
             if slide > 0.5:  # a subluxated joint: its base overlaps the head, scored as touching (JSN 4)
                 seen += 1
                 assert {j.stem: j.score for j in late.joints if j.kind == "jsn"}[stem] == 4
     assert seen >= 2
-    healthy = build_hand(draw_anatomy(np.random.default_rng(0), severity=0.0), Pose.draw(np.random.default_rng(1)), 1.0)
+    healthy_anat = draw_anatomy(np.random.default_rng(0), severity=0.0)
+    healthy = build_hand(healthy_anat, Pose.draw(np.random.default_rng(1)), 1.0)
     assert healthy.porosis == (0.0, 1.0)  # no systemic osteopenia without disease

@@ -74,7 +74,8 @@ def _finger_figure(out_dir: Path, seed: int, plt) -> Path:
         r0, r1 = max(y2 - 260, 0), max(y0, hand.jsn_boxes["MCP-S"][1]) + h1 + 40
         c0, c1 = max(min(x0, x1) - 60, 0), max(x0, x1) + w1 + 60
         a.imshow(hand.image[r0:r1, c0:c1], cmap="gray", vmin=0, vmax=255)
-        jsn = " ".join(f"{k}:{v}" for k, v in hand.jsn_scores.items() if k.startswith(("MCP-", "PIP-")) and k[-1] != "T")
+        shown = [k for k in hand.jsn_scores if k.startswith(("MCP-", "PIP-")) and k[-1] != "T"]
+        jsn = " ".join(f"{k}:{hand.jsn_scores[k]}" for k in shown)
         a.set_title(f"severity {sev}: JSN {jsn}", fontsize=8)
         a.axis("off")
     fig.tight_layout()
