@@ -618,3 +618,119 @@ def test_carpus_rings_collapse_and_fusion():
     assert height(severe) < height(healthy) - 2.0
     for a, b in shape.fused:  # fused neighbours: no joint line left
         assert _min_dist(h(severe, a), h(severe, b)) < 0.2 < _min_dist(h(healthy, a), h(healthy, b)) + 0.2
+
+
+def _finger_joint_bones(stem: str) -> tuple[str, str]:
+    f = 1 if stem == "IP" else "TIMRS".index(stem[-1]) + 1
+    if stem.startswith("MCP-"):
+        return f"MC{f}", f"PP{f}"
+    return (f"PP{f}", f"MP{f}") if stem != "IP" else ("PP1", "DP1")
+
+
+def test_finger_joints_condyles_gaps_and_wedges():
+    """Heads are flat-topped with a notch, bases mirror them at the joint's gap: the mean gap over the base along
+    the distal bone's axis is normal × ratio (the JSN quantity), narrowed gaps are wedge-shaped, normal widths are
+    MCP 1.7 mm / PIP 1.0 mm."""
+    from ramkit.synth.geometry import HEAD_SHAPE, JSN_STEMS, Pose, build_hand, head_curve, normal_gap_mm
+
+    assert normal_gap_mm("MCP-I") == pytest.approx(1.7) and normal_gap_mm("PIP-M") == normal_gap_mm("IP") == 1.0
+    hc = head_curve(5.0, HEAD_SHAPE["PP"])
+    top, shoulder = np.interp(0.0, hc[:, 0], hc[:, 1]), np.interp(1.5, hc[:, 0], hc[:, 1])
+    assert top < shoulder < 5.0 * 0.8  # a notch between two flat condyles, lower than a semicircle (r = 5)
+    wedges = 0
+    for seed in range(6):
+        a = draw_anatomy(np.random.default_rng(seed), severity=0.8)
+        pose = Pose.draw(np.random.default_rng([seed, 1]))
+        pose.flexion, pose.spread = np.zeros(5), np.zeros(6)  # the gap in the bones' own, neutral frames
+        g = build_hand(a, pose, 1.0)
+        vals = {j.stem: j.value for j in g.joints if j.kind == "jsn"}
+        for stem in (s for s in JSN_STEMS if s.startswith(("MCP-", "PIP-"))):
+            prox, dist = (g.bones[n] for n in _finger_joint_bones(stem))
+            base = dist.local[:13]  # the articular base, in the distal bone's frame
+            # the proximal head curve (after the base and one side of the outline) in the distal frame
+            n0 = (11 if prox.name.startswith("MC") else 13) + 16
+            hp = prox.local[n0 : n0 + 21]
+            hp_d = np.linalg.solve(dist.R, (prox.to_hand(hp) - dist.t).T).T  # hand -> distal local
+            order = np.argsort(hp_d[:, 0])
+            gaps = base[:, 1] - np.interp(base[:, 0], hp_d[order, 0], hp_d[order, 1])
+            drawn = max(gaps.mean(), 0.0) / normal_gap_mm(stem)
+            if drawn > 0.05:  # not subluxated / touching: the drawn mean gap is the scored ratio
+                assert drawn == pytest.approx(vals[stem], abs=0.04), (seed, stem)
+            if 0.2 < vals[stem] < 0.8 and abs(gaps[0] - gaps[-1]) > 0.3 * gaps.mean():
+                wedges += 1
+    assert wedges >= 5
+
+
+def test_pose_rotation_flexion_and_canvas_fit():
+    """Rotations up to ±15° and flexed fingers: whole hands stay inside the canvas (only the forearm may leave
+    it), every finger joint box holds its gap and both its bones, and scores do not change with the pose."""
+    from ramkit.synth.geometry import MAX_FLEXION, MAX_ROTATION, Pose
+
+    a = draw_anatomy(np.random.default_rng(5), severity=0.7)
+    scores = []
+    for k, rotation in enumerate((-MAX_ROTATION, MAX_ROTATION, 0.0)):
+        pose = Pose.draw(np.random.default_rng([5, k]))
+        pose.rotation, pose.flexion = rotation, np.full(5, MAX_FLEXION if k < 2 else 0.0)
+        pose.spread = pose.spread * 2.0
+        d = draw_hand(np.random.default_rng([5, 9, k]), a, pose, size="small", objects=False)
+        scores.append((d.be_scores, d.jsn_scores))
+        for i, name in enumerate(anatomy.HAND_BONES):
+            m = d.bones[i].astype(bool)
+            if name in ("SoftTissue", "Radius", "Ulna") or not m.any():
+                continue
+            assert not (m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any()), (rotation, name)
+        for stem, (x, y, w, h) in d.jsn_boxes.items():
+            if not stem.startswith(("MCP-", "PIP-")):
+                continue
+            for bone in _finger_joint_bones(stem):
+                assert d.bones[anatomy.HAND_BONES.index(bone)][y : y + h, x : x + w].sum() > 0.1 * w * h
+    assert scores[0] == scores[1] == scores[2]
+
+
+def test_marginal_cysts_are_lesions_inside_the_bone():
+    """Some finger-joint erosions are subcortical cysts: fully inside their bone (covered by cortex), labelled
+    as lesions (no hole defect) and counted in the joint's eroded fraction."""
+    from matplotlib.path import Path as MplPath
+
+    from ramkit.synth.geometry import Pose, build_hand, eroded_area
+    from ramkit.synth.labels import label_defects
+
+    n_cyst = 0
+    for seed in range(8):
+        a = draw_anatomy(np.random.default_rng(seed), severity=0.9)
+        g = build_hand(a, Pose.draw(np.random.default_rng([seed, 1])), 1.0)
+        for b in (b for b in g.bites if b.cyst):
+            n_cyst += 1
+            bone = g.bones[b.bone]
+            ang = np.linspace(0, 2 * np.pi, 36)
+            ring = b.center + (b.radius + 0.3) * np.stack([np.cos(ang), np.sin(ang)], 1)
+            assert MplPath(bone.local).contains_points(ring).all()  # cortex left all round it
+            assert eroded_area(bone, [b]) == pytest.approx(np.pi * b.radius**2, rel=0.05)
+        if seed < 2:
+            d = draw_hand(np.random.default_rng([seed, 2]), a, size="medium", objects=False)
+            assert label_defects(d) == {"holes": [], "fragments": [], "out_of_crop": []}
+    assert n_cyst >= 5
+
+
+def test_subluxation_and_osteopenia_grow_with_disease():
+    from ramkit.synth.geometry import Pose, build_hand
+
+    seen = 0
+    for seed in range(20):
+        a = draw_anatomy(np.random.default_rng(seed), severity=0.95)
+        pose = Pose.draw(np.random.default_rng([seed, 1]))
+        pose.flexion = np.zeros(5)  # flexion also moves the PP frame (foreshortening about its base)
+        early, late = build_hand(a, pose, 0.0), build_hand(a, pose, 1.0)
+        assert late.porosis[0] >= early.porosis[0] > 0 and late.porosis[1] <= early.porosis[1] < 1
+        assert len(late.periarticular) >= len(early.periarticular)
+        for stem in ("MCP-I", "MCP-M", "MCP-R", "MCP-S"):
+            mc, pp = _finger_joint_bones(stem)
+            mc_head = late.bones[mc].to_hand(np.array([[0.0, a.rays["TIMRS".index(stem[-1]) + 1][0]]]))[0]
+            slide = np.linalg.norm(late.bones[pp].t - mc_head)
+            if slide > 0.5:  # a subluxated joint: its base overlaps the head, scored as touching (JSN 4)
+                seen += 1
+                assert {j.stem: j.score for j in late.joints if j.kind == "jsn"}[stem] == 4
+    assert seen >= 2
+    healthy_anat = draw_anatomy(np.random.default_rng(0), severity=0.0)
+    healthy = build_hand(healthy_anat, Pose.draw(np.random.default_rng(1)), 1.0)
+    assert healthy.porosis == (0.0, 1.0)  # no systemic osteopenia without disease

@@ -1,4 +1,5 @@
-"""Figure of docs/synthetic.md: a synthetic hand with its mask overlay (``synthetic_hand_overlay.png``).
+"""Figures of docs/synthetic.md: a synthetic hand with its mask overlay (``synthetic_hand_overlay.png``) and
+finger joints at full resolution, healthy beside severe (``synthetic_fingers.png``).
 
 ``python -m ramkit.synth.figures OUT_DIR`` (matplotlib, headless). The real-vs-synthetic wrist montage is
 measured and written by ``benchmarks/realism.py --montage``.
@@ -54,7 +55,34 @@ def make_figures(out_dir: str | Path, real_wrist: str | Path | None = None, seed
     fig.savefig(p, dpi=70)
     plt.close(fig)
     written.append(p)
+    written.append(_finger_figure(out_dir, seed, plt))
     return written
+
+
+def _finger_figure(out_dir: Path, seed: int, plt) -> Path:
+    """MCP-PIP-DIP region of the index to little fingers of a healthy and a severe hand, full size, unscaled."""
+    from ramkit.synth.geometry import draw_anatomy
+    from ramkit.synth.phantom import draw_hand
+
+    fig, ax = plt.subplots(1, 2, figsize=(12, 8))
+    for a, sev in zip(ax, (0.0, 0.95), strict=True):
+        anat = draw_anatomy(np.random.default_rng([seed, 4]), severity=sev)
+        hand = draw_hand(np.random.default_rng([seed, 5]), anat, size="full", width_jitter=False, objects=False)
+        x0, y0, _, _ = hand.jsn_boxes["MCP-I"]
+        x1, _, w1, h1 = hand.jsn_boxes["MCP-S"]
+        _, y2, _, _ = hand.jsn_boxes["PIP-M"]
+        r0, r1 = max(y2 - 260, 0), max(y0, hand.jsn_boxes["MCP-S"][1]) + h1 + 40
+        c0, c1 = max(min(x0, x1) - 60, 0), max(x0, x1) + w1 + 60
+        a.imshow(hand.image[r0:r1, c0:c1], cmap="gray", vmin=0, vmax=255)
+        shown = [k for k in hand.jsn_scores if k.startswith(("MCP-", "PIP-")) and k[-1] != "T"]
+        jsn = " ".join(f"{k}:{hand.jsn_scores[k]}" for k in shown)
+        a.set_title(f"severity {sev}: JSN {jsn}", fontsize=8)
+        a.axis("off")
+    fig.tight_layout()
+    p = out_dir / "synthetic_fingers.png"
+    fig.savefig(p, dpi=90)
+    plt.close(fig)
+    return p
 
 
 if __name__ == "__main__":

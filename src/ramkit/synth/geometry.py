@@ -20,10 +20,13 @@ from ramkit import anatomy
 from ramkit.synth import carpus
 
 # --------------------------------------------------------------------------------------------------
-# Constants of the phantom (mm). Normal joint gaps are close to real ones (MCP ~1.5-2 mm, carpal joint lines
-# <= 1.5 mm); the carpus is packed by synth/carpus.py (0.8 mm lines between unscored neighbours, true overlaps).
+# Constants of the phantom (mm). Normal joint gaps are close to real ones (MCP ~1.5-2 mm, PIP/DIP ~1 mm, carpal
+# joint lines <= 1.5 mm); the carpus is packed by synth/carpus.py (0.8 mm lines between unscored neighbours, true
+# overlaps).
 # --------------------------------------------------------------------------------------------------
-FINGER_GAP_MM = 2.0  #: normal MCP/PIP/IP joint gap
+MCP_GAP_MM = 1.7  #: normal MCP joint gap (thumb included)
+PIP_GAP_MM = 1.0  #: normal PIP and thumb IP joint gap
+DIP_GAP_MM = 0.9  #: DIP joint gap (unscored, never narrowed)
 CARPAL_GAP_MM = 1.4  #: normal gap of the scored carpal joints (SC, SR, STT, CMC-M/R/S)
 PLAIN_GAP_MM = 0.35  #: unscored CMC-1/CMC-2 gaps (the carpus itself: synth/carpus.py INTERCARPAL_GAP_MM)
 CARPAL_SCALE = 0.86  #: scale of draw_anatomy's carpal axes (only the sesamoid's are used now; carpus: synth/carpus.py)
@@ -33,6 +36,20 @@ BE50_CLARITY = 0.8  #: share of attenuation a fainter SvdH-BE-50 bite removes (B
 BE_BANDS: tuple[float, float, float] = (0.07, 0.16, 0.28)
 #: JSN score bands on the drawn gap relative to normal (lower bounds for scores 0, 1, 2, 3; below = 4).
 JSN_BANDS: tuple[float, float, float, float] = (0.85, 0.62, 0.38, 0.14)
+#: Head outline per bone kind: (height / radius, superellipse exponent, intercondylar notch depth / radius). The
+#: phalangeal heads are broad, flat trochleae with a shallow notch; MC heads are rounder; the DP tuft is round.
+HEAD_SHAPE: dict[str, tuple[float, float, float]] = {
+    "MC": (0.88, 2.4, 0.04),
+    "PP": (0.74, 2.9, 0.09),
+    "MP": (0.74, 2.9, 0.09),
+    "DP": (1.0, 2.0, 0.0),
+}
+MAX_ROTATION = np.deg2rad(15.0)  #: largest global hand rotation of a visit
+MAX_FLEXION = np.deg2rad(30.0)  #: largest finger flexion of a visit (phalanges foreshortened by its cosine)
+CYST_SHARE = 0.3  #: share of finger-joint erosion sites drawn as subcortical marginal cysts
+CYST_MAX_MM = 1.6  #: largest cyst radius (a cyst grows from 0.9 mm to this about a fixed centre)
+CYST_CORTEX_MM = 0.5  #: cortex left over a cyst of the largest radius (its distance from the outline)
+SUBLUX_RATIO = 0.38  #: MCP gap ratio below which prone joints of severe patients start to subluxate
 
 # name -> (MC length, MC head radius, MC shaft half-width, PP len, PP head r, MP len, MP head r, DP len, tip r)
 _RAYS = {
@@ -102,33 +119,42 @@ def polygon_area(poly: np.ndarray) -> float:
     return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
+def head_curve(r: float, shape: tuple[float, float, float], n: int = 21) -> np.ndarray:
+    """Outline of a bone head relative to its centre, (w, s) from w=-r over the top to w=+r: a superellipse of
+    half-width ``r`` and height ``shape[0]·r`` (exponent ``shape[1]``) with a central notch ``shape[2]·r`` deep."""
+    height, p, notch = shape
+    phi = np.linspace(-np.pi / 2, np.pi / 2, n)
+    sn, cs = np.sin(phi), np.cos(phi)
+    w = r * np.sign(sn) * np.abs(sn) ** (2 / p)
+    s = height * r * np.abs(cs) ** (2 / p) - notch * r * np.exp(-((w / (0.3 * r)) ** 2))
+    return np.stack([w, s], 1)
+
+
+def head_top(r: float, shape: tuple[float, float, float]) -> float:
+    """Height of a head's articular surface above its centre on the axis (the notch floor)."""
+    return float((shape[0] - shape[2]) * r)
+
+
 def long_bone(
     length: float,
     head_r: float,
     shaft_hw: float,
     base_hw: float,
-    base: str,
-    base_r: float,
-    base_shift: float,
+    base_pts: np.ndarray | None,
     rng: np.random.Generator,
+    head_shape: tuple[float, float, float] = (1.0, 2.0, 0.0),
     n_side: int = 18,
 ) -> np.ndarray:
     """Outline of a tubular bone in its local frame (s along the axis, w lateral), as (w, s) points.
 
-    ``base='concave'``: the base is an arc of radius ``base_r`` about the local origin (it receives the previous
-    head), pushed distally by ``base_shift`` (negative = narrowed gap pushes it proximally). ``base='convex'``:
-    a shallow rounded cap (metacarpal base). The head is a semicircle of radius ``head_r`` centred at s=length.
+    ``base_pts`` (w from +``base_hw`` to -``base_hw``): the articular base of a phalanx, shaped on the proximal
+    head (:func:`_joint_base`); None: a shallow rounded cap (metacarpal base). The head is :func:`head_curve`
+    of radius ``head_r`` centred at s=length.
     """
-    if base == "concave":
-        alpha = np.arcsin(min(base_hw / base_r, 0.93))
-        phi = np.linspace(alpha, -alpha, 11)
-        base_pts = np.stack([base_r * np.sin(phi), base_r * np.cos(phi) + base_shift], 1)
-        s0 = base_r * np.cos(alpha) + base_shift
-    else:
+    if base_pts is None:
         depth = 0.35 * base_hw
         phi = np.linspace(np.pi / 2, -np.pi / 2, 11)
-        base_pts = np.stack([base_hw * np.sin(phi), depth * (1 - np.cos(phi)) + base_shift], 1)
-        s0 = base_shift + depth
+        base_pts = np.stack([base_hw * np.sin(phi), depth * (1 - np.cos(phi))], 1)
     s1 = length
     t = np.linspace(0, 1, n_side)[1:-1]
     hw = (
@@ -137,19 +163,33 @@ def long_bone(
         + (head_r - shaft_hw) * np.exp(-(((1 - t) / 0.17) ** 2))
     )
     asym = 1 + rng.normal(0, 0.03)
-    s = s0 + t * (s1 - s0)
-    right = np.stack([-hw * asym, s], 1)
-    left = np.stack([hw / asym, s], 1)[::-1]
-    phi = np.linspace(-np.pi / 2, np.pi / 2, 21)
-    head = np.stack([head_r * np.sin(phi), s1 + head_r * np.cos(phi)], 1)
-    # base arc goes from +w to -w, then right side up, head from -w over the top to +w, left side down
+    s0r, s0l = float(base_pts[-1, 1]), float(base_pts[0, 1])
+    right = np.stack([-hw * asym, s0r + t * (s1 - s0r)], 1)
+    left = np.stack([hw / asym, s0l + t * (s1 - s0l)], 1)[::-1]
+    head = head_curve(head_r, head_shape) + np.array([0.0, s1])
+    # base goes from +w to -w, then right side up, head from -w over the top to +w, left side down
     return np.concatenate([base_pts, right, head, left])
+
+
+def _joint_base(
+    r_prev: float, shape_prev: tuple[float, float, float], rel: np.ndarray, bw: float, gap: float, tilt: float
+) -> np.ndarray:
+    """Articular base of a phalanx in its local frame (origin = the proximal head's centre): the proximal head
+    curve seen from the distal frame (``rel`` = R_distal^T R_proximal), moved distally by ``gap·(1 + tilt·w/bw)``
+    (|tilt| < 1: a wedge-shaped gap whose mean over the base is ``gap``). It mirrors the head, so it is concave
+    with a slight central ridge in the intercondylar notch."""
+    hc = head_curve(r_prev, shape_prev, n=81) @ rel.T
+    order = np.argsort(hc[:, 0])
+    wq = np.linspace(bw, -bw, 13)
+    s = np.interp(wq, hc[order, 0], hc[order, 1]) + gap * (1 + tilt * wq / bw)
+    return np.stack([wq, s], 1)
 
 
 @dataclass
 class Bite:
     """One erosion removed from ``bone``: a main disc (local centre, radius mm) plus smaller overlapping lobes
-    (an irregular, lobulated cortical break rather than a round punch), category and clarity (0..1)."""
+    (an irregular, lobulated cortical break rather than a round punch), category and clarity (0..1). A ``cyst``
+    is a single subcortical disc inside the bone near the joint margin, under a thin intact cortex."""
 
     bone: str
     center: np.ndarray  # local frame of the bone (same frame as Bone.local)
@@ -158,6 +198,7 @@ class Bite:
     clarity: float
     joint: str | None  # BE joint stem it counts for (None for non-SvdH sites)
     lobes: tuple[tuple[np.ndarray, float], ...] = ()  # extra (local centre, radius) discs of the same lesion
+    cyst: bool = False
 
     def discs(self) -> list[tuple[np.ndarray, float]]:
         """Every disc of the lesion: the main one first."""
@@ -166,7 +207,8 @@ class Bite:
 
 @dataclass
 class Bone:
-    """A bone outline in its local frame plus the rigid transform to the hand frame."""
+    """A bone outline in its local frame plus the transform to the hand frame (a rotation times the patient
+    scale; for flexed phalanges also a foreshortening along the local axis)."""
 
     name: str
     local: np.ndarray  # N×2 outline in the local frame
@@ -204,6 +246,10 @@ class HandGeometry:
         default_factory=list
     )  # (category, hand-frame polygon, density)
     overlap_hints: dict = field(default_factory=dict)
+    #: osteopenia: share of marrow density lost everywhere, cortex thickness factor (1 = normal), and periarticular
+    #: spots (hand-frame centre mm, radius mm, extra marrow loss) around affected finger joints
+    porosis: tuple[float, float] = (0.0, 1.0)
+    periarticular: list[tuple[np.ndarray, float, float]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -319,21 +365,26 @@ def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_
 
 @dataclass
 class Pose:
-    """Visit-level pose: global rotation (rad), translation (mm), finger spread (rad per ray), thumb abduction."""
+    """Visit-level pose: global rotation (rad, within ±``MAX_ROTATION``), translation (mm), finger spread (rad per
+    ray), thumb abduction and finger flexion (rad per ray 1..5 at index 0..4, 0..``MAX_FLEXION``): a flexed
+    finger's phalanges are foreshortened by cos(flexion) in the PA projection."""
 
     rotation: float
     shift: np.ndarray
     spread: np.ndarray
     thumb: float
+    flexion: np.ndarray = field(default_factory=lambda: np.zeros(5))
 
     @staticmethod
     def draw(rng: np.random.Generator) -> Pose:
-        return Pose(
-            rotation=float(rng.normal(0, 0.07)),
-            shift=rng.normal(0, 5, size=2),
-            spread=rng.normal(0, 0.04, size=6),
-            thumb=float(rng.normal(0, 0.08)),
-        )
+        rotation = float(np.clip(rng.normal(0, 0.12), -MAX_ROTATION, MAX_ROTATION))
+        shift = rng.normal(0, 5, size=2)
+        # fingers fan out together (never cross): a hand-level fan times (ray - 3) plus a small jitter per ray
+        fan = max(float(rng.normal(0.02, 0.04)), -0.02)
+        spread = fan * (np.arange(6) - 3) + rng.normal(0, 0.02, size=6)
+        thumb = float(rng.normal(0, 0.08))
+        flex = np.clip(rng.uniform(0, 0.6 * MAX_FLEXION) + rng.normal(0, 0.1, size=5), 0, MAX_FLEXION)
+        return Pose(rotation=rotation, shift=shift, spread=spread, thumb=thumb, flexion=flex)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -359,7 +410,8 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     for s in JSN_STEMS:
         e = anat.jsn_slope[s] * sev + anat.jsn_offset[s]
         gap_ratio[s] = float(np.clip(1.0 - max(e, 0.0) * 1.6, 0.0, 1.0))
-    gap = {s: (FINGER_GAP_MM if s.startswith(("MCP", "PIP")) else CARPAL_GAP_MM) * gap_ratio[s] for s in JSN_STEMS}
+    gap = {s: normal_gap_mm(s) * gap_ratio[s] for s in JSN_STEMS}
+    fd = _finger_disease(anat, gap_ratio)
 
     ax = anat.carpal_axes
     # --- carpus, distal radius and ulna (synth/carpus.py: packed templates; local frame = hand frame, translated)
@@ -368,7 +420,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     if collapse > 0:  # carpal collapse narrows the scaphoid joints with it (scores follow the drawn gaps)
         for s in ("SC", "SR"):
             gap_ratio[s] = min(gap_ratio[s], float(np.clip(1.0 - 2.5 * collapse, 0.0, 1.0)))
-            gap[s] = CARPAL_GAP_MM * gap_ratio[s]
+            gap[s] = normal_gap_mm(s) * gap_ratio[s]
     carp = carpus.build_carpus(cshape, gap, sev)
     loc, cen = carp.local, carp.cen
     hand = lambda n: loc[n] + cen[n]  # noqa: E731
@@ -391,6 +443,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     }
     cmc_gap = {1: PLAIN_GAP_MM, 2: PLAIN_GAP_MM, 3: gap["CMC-M"], 4: gap["CMC-R"], 5: gap["CMC-S"]}
     heads: dict[str, tuple[np.ndarray, float, float]] = {}  # bone -> (head centre, head r, axis angle)
+    mids: dict[str, np.ndarray] = {}  # finger joint stem -> middle of its drawn gap on the distal bone's axis
     for f in range(1, 6):
         L_mc, r_mc, hw_mc, L_pp, r_pp, L_mp, r_mp, L_dp, r_tip = anat.rays[f]
         ang = mc_angle[f] + pose.spread[f] * 0.5
@@ -401,7 +454,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
         t_exit = ray_exit(hand(carpal), origin, u)
         base_hw = r_mc * (0.95 if f != 1 else 1.1)
         base_point = origin + u * (t_exit + cmc_gap[f])
-        mc_local = long_bone(L_mc, r_mc, hw_mc, base_hw, "convex", 0.0, 0.0, rng)
+        mc_local = long_bone(L_mc, r_mc, hw_mc, base_hw, None, rng, HEAD_SHAPE["MC"])
         bones[f"MC{f}"] = Bone(f"MC{f}", mc_local, _frame(ang), base_point)
         heads[f"MC{f}"] = (base_point + u * L_mc, r_mc, ang)
         chain = [
@@ -414,21 +467,36 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             if kind == "MP" and f == 1:
                 continue
             c_prev, r_prev, ang_prev = heads[prev]
-            ang_b = ang_prev + dang
             if kind == "PP":
                 j = f"MCP-{_FINGER_STEM[f]}"
             elif kind == "MP" or f == 1:
                 j = f"PIP-{_FINGER_STEM[f]}" if f != 1 else "IP"
             else:
                 j = None
-            g = gap[j] if j in gap else FINGER_GAP_MM * (0.85 if j is None else 1.0)
-            base_r = r_prev + FINGER_GAP_MM
-            shift = g - FINGER_GAP_MM
+            sub, dev = fd.sublux.get(j or "", (0.0, 0.0))
+            ang_b = ang_prev + dang + dev  # ulnar deviation of a subluxated MCP turns the whole finger
+            g = gap[j] if j in gap else (PIP_GAP_MM if j else DIP_GAP_MM)
+            shape_prev = HEAD_SHAPE[prev[:2]]
+            bw = 0.95 * r_prev
+            # the base is shaped on the head at the finger's anatomical angle (pose spread only adds a slight
+            # wedge, mean gap unchanged), so the local outline — where bites and scores live — is pose-free
+            rel = _frame(ang_b - (pose.spread[f] if kind == "PP" else 0.0)).T @ _frame(ang_prev)
+            base_pts = _joint_base(r_prev, shape_prev, rel, bw, g, fd.tilt.get(j or "", 0.0))
             shaft = r * (0.62 if kind != "DP" else 0.55)
-            local = long_bone(L, r, shaft, min(0.93 * base_r, 1.02 * r_prev), "concave", base_r, shift, rng)
+            local = long_bone(L, r, shaft, bw, base_pts, rng, HEAD_SHAPE[kind])
             name = f"{kind}{f}"
-            bones[name] = Bone(name, local, _frame(ang_b), c_prev.copy())
-            heads[name] = (c_prev + _dir(ang_b) * L, r, ang_b)
+            # flexion foreshortens the bone along its axis in PA, about its base (the joint gap is kept)
+            cf = float(np.cos(pose.flexion[f - 1]))
+            s_b = head_top(r_prev, shape_prev) + g
+            R_b = _frame(ang_b) @ np.diag([1.0, cf])
+            u_b = _dir(ang_b)
+            t_b = c_prev + u_b * (s_b * (1 - cf)) - u_b * sub + R_b[:, 0] * (0.35 * sub)  # sub: base slides on head
+            bones[name] = Bone(name, local, R_b, t_b)
+            heads[name] = (t_b + u_b * (cf * L), r, ang_b)
+            if j:
+                mids[j] = c_prev + _dir(ang_b) * (head_top(r_prev, shape_prev) + 0.5 * (g - sub))
+            if sub > 0 and j:  # a subluxated joint is scored on the mean gap as drawn (overlap = 0)
+                gap_ratio[j] = _slid_gap(r_prev, shape_prev, rel, base_pts, sub) / normal_gap_mm(j)
             prev = name
     # sesamoid(s) at MCP1 (one or two)
     c1, r1, a1 = heads["MC1"]
@@ -454,6 +522,7 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
     extra_ses = [p @ Rg.T + pose.shift for p in extra_ses]
     for k, (c, r, a) in list(heads.items()):
         heads[k] = (Rg @ c + pose.shift, r * anat.scale, a + pose.rotation)
+    mids = {k: Rg @ c + pose.shift for k, c in mids.items()}
 
     # --- erosions (bone-local frames; radii in bone-local mm, i.e. before the patient scale)
     bites: list[Bite] = []
@@ -469,19 +538,128 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
             cat = anatomy.BE_CATEGORIES[0] if rho >= 0.42 * r_ref or frac_target > 0.2 else anatomy.BE_CATEGORIES[1]
             clar = 1.0 if cat == anatomy.BE_CATEGORIES[0] else BE50_CLARITY
             centre = _site_point(bones[bone_name], u_site, inset * rho, stem)
-            lobes = _lobes(np.random.default_rng([int(anat.seed), 7, BE_STEMS.index(stem), site_k]), centre, rho)
+            site_rng = np.random.default_rng([int(anat.seed), 7, BE_STEMS.index(stem), site_k])
+            lobes = _lobes(site_rng, centre, rho)
+            cyst = _cyst_centre(bones[bone_name], u_site) if stem in mids and site_rng.random() < CYST_SHARE else None
+            if cyst is not None:  # fixed per site: a cyst stays a cyst
+                rc = float(np.clip(0.45 * rho, 0.9, CYST_MAX_MM))
+                bites.append(Bite(bone_name, cyst, rc, cat, 0.7 * clar, stem, (), cyst=True))
+                continue
             bites.append(Bite(bone_name, centre, float(0.85 * rho), cat, clar, stem, lobes))
     for bone_name, u_site, rho in anat.nonsvdh_plan:
         if bone_name in bones and sev > 0.25:
             centre = _site_point(bones[bone_name], u_site, 0.3 * rho, None)
             bites.append(Bite(bone_name, centre, rho, anatomy.BE_CATEGORIES[2], 0.6, None))
 
-    joints = _joints(bones, heads, bites, gap, gap_ratio, anat.scale, carpal_points)
+    joints = _joints(bones, heads, mids, bites, gap, gap_ratio, anat.scale, carpal_points)
     geo = HandGeometry(bones=bones, bites=bites, joints=joints)
     geo.overlap_hints["extra_sesamoids"] = extra_ses
     geo.overlap_hints["rings"] = rings  # (bone, local outline, chord weight, rim weight): inner attenuation
     geo.overlap_hints["collapse"] = carp.collapse
+    _osteopenia(geo, anat, fd, sev, gap_ratio, mids, heads)
     return geo
+
+
+def _slid_gap(r_prev: float, shape_prev, rel: np.ndarray, base_pts: np.ndarray, sub: float) -> float:
+    """Mean axial gap (mm, >= 0) between a base slid by ``sub`` proximally and 0.35·``sub`` ulnarwards (see the
+    ray code) and the proximal head, in the distal bone's frame."""
+    hc = head_curve(r_prev, shape_prev, n=81) @ rel.T
+    order = np.argsort(hc[:, 0])
+    head_s = np.interp(base_pts[:, 0] + 0.35 * sub, hc[order, 0], hc[order, 1])
+    return max(float(np.mean(base_pts[:, 1] - sub - head_s)), 0.0)
+
+
+def normal_gap_mm(stem: str) -> float:
+    """Normal (unnarrowed) joint gap of a JSN/BE joint stem, mm."""
+    if stem.startswith("MCP-"):
+        return MCP_GAP_MM
+    if stem.startswith("PIP-") or stem == "IP":
+        return PIP_GAP_MM
+    return CARPAL_GAP_MM
+
+
+@dataclass
+class _FingerDisease:
+    """Per-visit finger-joint disease beyond the gap ratio: wedge tilt of each narrowed gap, MCP subluxation
+    (stem -> (palmar slide of the PP base over the head, mm; ulnar deviation, rad)) and osteopenia proneness."""
+
+    tilt: dict[str, float]
+    sublux: dict[str, tuple[float, float]]
+    porosis_k: float
+
+
+def _finger_disease(anat: HandAnatomy, gap_ratio: dict[str, float]) -> _FingerDisease:
+    """Draw :class:`_FingerDisease` from a stream of its own (seeded by the patient: the same at every visit, and
+    the shape stream is untouched); amounts grow as the gap ratios fall, so they only grow over visits."""
+    rng = np.random.default_rng([int(anat.seed), 11])
+    fingers = [s for s in JSN_STEMS if s.startswith(("MCP-", "PIP-"))]
+    tilt, sublux = {}, {}
+    for s in fingers:  # narrowed joints narrow more on one side: up to 0.2x / 1.8x the mean gap at the margins
+        k = float(rng.uniform(0.4, 0.85) * rng.choice((-1.0, 1.0)))
+        tilt[s] = k * min(1.0, 2.5 * (1.0 - gap_ratio[s]))
+    # ulnar drift turns all four fingers together (no crossing), by the hand's mean MCP damage; a prone MCP also
+    # slides (palmar subluxation seen in PA: the PP base over the MC head) by its own damage
+    mcps = [s for s in fingers if s.startswith("MCP-") and s != "MCP-T"]
+    amount = {s: float(np.clip((SUBLUX_RATIO - gap_ratio[s]) / 0.3, 0.0, 1.0)) for s in mcps}
+    drift = float(rng.uniform(0.08, 0.25)) * float(np.mean(list(amount.values())))
+    for s in mcps:
+        prone, slide = rng.random() < 0.5, float(rng.uniform(1.5, 3.5))
+        if anat.severity > 0.45 and (drift > 0 or amount[s] > 0):
+            sublux[s] = (amount[s] * slide if prone else 0.0, drift)
+    return _FingerDisease(tilt, sublux, float(rng.uniform(0.5, 1.0)))
+
+
+def _osteopenia(geo: HandGeometry, anat: HandAnatomy, fd: _FingerDisease, sev: float, gap_ratio, mids, heads) -> None:
+    """Set ``geo.porosis`` (lower marrow density, thinner cortex with the visit's severity) and the periarticular
+    osteopenia around finger joints with erosive load or narrowing (deeper with the load)."""
+    k = fd.porosis_k * sev
+    geo.porosis = (0.35 * k, 1.0 - 0.45 * k)
+    prox = {"MCP": "MC", "PIP": "PP", "IP": "PP"}
+    for stem, c in mids.items():
+        e = anat.be_slope[stem] * sev + anat.be_offset[stem] if stem in anat.be_slope else 0.0
+        load = max(e, 1.0 - gap_ratio.get(stem, 1.0), 0.0)
+        if load > 0.02:
+            f = 1 if stem == "IP" else "TIMRS".index(stem[-1]) + 1
+            r = heads[f"{prox[stem.split('-')[0]]}{f}"][1]
+            geo.periarticular.append((c, 1.6 * r, min(0.45, 0.8 * load)))
+
+
+def _dist_to_outline(poly: np.ndarray, p: np.ndarray) -> float:
+    """Smallest distance from point ``p`` to the closed polygon ``poly``'s edges."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    e = b - a
+    t = np.clip(((p - a) * e).sum(1) / np.maximum((e * e).sum(1), 1e-12), 0, 1)
+    return float(np.sqrt((((a + t[:, None] * e) - p) ** 2).sum(1)).min())
+
+
+def _cyst_centre(bone: Bone, u_site: float) -> np.ndarray | None:
+    """Centre (local frame) of a marginal cyst: at the side of the head (head sites) or of the base just distal to
+    its articular surface (base sites) — the bare area at the joint margin — ``CYST_MAX_MM + CYST_CORTEX_MM``
+    inside the outline (pushed further in where the outline bends round it), so a cyst of any radius up to
+    ``CYST_MAX_MM`` keeps an intact cortex over it and grows about a fixed centre. None where it does not fit."""
+    pts = bone.local
+    s = pts[:, 1]
+    lo, hi = s.min(), s.max()
+    side = 1.0 if int(u_site * 1e4) % 2 else -1.0
+    cand = np.flatnonzero((side * pts[:, 0]) >= 0.6 * np.abs(pts[:, 0]).max())  # the bone's side, not its ends
+    depth = CYST_MAX_MM + CYST_CORTEX_MM
+    if u_site > 0.5:
+        s_t = lo + 0.9 * (hi - lo)
+    else:  # above the base's articular surface (its highest point near the axis)
+        near_axis = (np.abs(pts[:, 0]) < 0.3 * np.abs(pts[:, 0]).max()) & (s < lo + 0.5 * (hi - lo))
+        s_t = s[near_axis].max() + depth + 0.3
+    i = int(cand[np.argmin(np.abs(s[cand] - s_t))])
+    tng = pts[(i + 1) % len(pts)] - pts[i - 1]
+    nrm = np.array([-tng[1], tng[0]]) / (np.linalg.norm(tng) + 1e-9)
+    path = MplPath(pts)
+    if not path.contains_point(pts[i] + 0.05 * nrm):  # make it the inward normal
+        nrm = -nrm
+    c = pts[i] + depth * nrm
+    for _ in range(10):
+        if path.contains_point(c) and _dist_to_outline(pts, c) >= depth - 1e-6:
+            return c
+        c = c + 0.2 * nrm
+    return None
 
 
 def _lobes(rng: np.random.Generator, centre: np.ndarray, rho: float) -> tuple[tuple[np.ndarray, float], ...]:
@@ -555,16 +733,11 @@ def _box_side(r: float, k: float = 3.4) -> float:
     return k * r
 
 
-def _joints(bones, heads, bites, gap, gap_ratio, scale, carpal_points=None) -> list[JointSpec]:
+def _joints(bones, heads, mids, bites, gap, gap_ratio, scale, carpal_points=None) -> list[JointSpec]:
     out: list[JointSpec] = []
 
     def centre(name: str) -> np.ndarray:
         return bones[name].outline.mean(0)
-
-    def gap_mid(prox: str, dist_bone: str) -> np.ndarray:
-        c, r, _ = heads[prox]
-        u = _dir(heads[dist_bone][2])
-        return c + u * (r + 0.5 * FINGER_GAP_MM * scale)
 
     by_joint: dict[str, list[Bite]] = {}
     for b in bites:
@@ -586,7 +759,7 @@ def _joints(bones, heads, bites, gap, gap_ratio, scale, carpal_points=None) -> l
                 prox, dist = f"MC{f}", f"PP{f}"
             else:
                 prox, dist = f"PP{f}", f"MP{f}"
-            c = gap_mid(prox, dist)
+            c = mids[s]
             side = _box_side(heads[prox][1])
             bns = (prox, dist)
         elif s == "CMC-T":
@@ -613,7 +786,7 @@ def _joints(bones, heads, bites, gap, gap_ratio, scale, carpal_points=None) -> l
         if s.startswith(("MCP-", "PIP-")):
             f = fingers[s[-1]]
             prox, dist = (f"MC{f}", f"PP{f}") if s.startswith("MCP") else (f"PP{f}", f"MP{f}")
-            c = gap_mid(prox, dist)
+            c = mids[s]
             side = _box_side(heads[prox][1])
             bns = (prox, dist)
         elif s.startswith("CMC-"):

@@ -240,6 +240,7 @@ def draw_hand(
     if view == "hand":
         origin_px = np.array([0.53 * W, 0.67 * H]) + rng.normal(0, 0.01, 2) * np.array([W, H])
         view_c = pose.shift
+        origin_px = _fit_canvas(geo, (origin_px - view_c / sp), sp, W, H) + view_c / sp
     else:
         origin_px = np.array([W / 2, H / 2])
         view_c = pose.shift + rot(pose.rotation) @ np.array([-3.0, 3.0]) * anat.scale + rng.normal(0, 2.0, 2)
@@ -325,6 +326,7 @@ def draw_hand(
         sp,
         shape,
         CENTER_STYLE[center] if view == "hand" else WRIST_STYLE,
+        _porosis_map(geo, to_px, sp, shape),
         inner,
     )
 
@@ -555,19 +557,59 @@ def _trabecular(rng: np.random.Generator, shape, sp: float) -> np.ndarray:
     return t / (t.std() + 1e-6)
 
 
-def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng, inner=()) -> np.ndarray:
-    """Attenuation of one bone in its bounding box: marrow chord term with texture plus a cortical shell whose
-    thickness and brightness vary along the outline; ``inner`` contours (full-image masks, chord and rim weights:
-    the pisiform over the triquetrum, the hook of hamate) add their own chord and cortical ring inside the bone
-    without changing its label; erosion bites remove it (fully or by their clarity)."""
+def _fit_canvas(geo: HandGeometry, origin: np.ndarray, sp: float, W: int, H: int, margin_mm: float = 6.0):
+    """``origin`` (pixel position of the hand frame's origin) moved as little as possible so that every bone —
+    the radius and ulna only down to 25 mm below their distal end: the forearm may leave the image — lies at
+    least ``margin_mm`` inside the canvas (rotated, spread hands must not be cut off)."""
+    pts = []
+    for name, b in geo.bones.items():
+        loc = b.local if name not in ("Radius", "Ulna") else b.local[b.local[:, 1] < b.local[:, 1].min() + 25.0]
+        pts.append(b.to_hand(loc))
+    p = np.concatenate(pts) / sp + origin
+    m = margin_mm / sp
+    shift = np.zeros(2)
+    for k, size in ((0, W), (1, H)):
+        lo, hi = p[:, k].min() - m, p[:, k].max() + m
+        if hi - lo > size:  # cannot fit: centre it
+            shift[k] = (size - hi - lo) / 2
+        elif lo < 0:
+            shift[k] = -lo
+        elif hi > size:
+            shift[k] = size - hi
+    return origin + shift
+
+
+def _porosis_map(geo: HandGeometry, to_px, sp: float, shape) -> np.ndarray:
+    """Marrow density factor per pixel (1 = normal): the patient's osteopenia and, around affected finger
+    joints, periarticular osteopenia (a Gaussian spot of the joint's radius and depth)."""
+    out = np.full(shape, 1.0 - geo.porosis[0], np.float32)
+    H, W = shape
+    for c_mm, r_mm, depth in geo.periarticular:
+        c = to_px(np.asarray(c_mm)[None])[0]
+        r = r_mm / sp
+        r0, r1 = max(int(c[1] - 3 * r), 0), min(int(c[1] + 3 * r) + 1, H)
+        c0, c1 = max(int(c[0] - 3 * r), 0), min(int(c[0] + 3 * r) + 1, W)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        yy, xx = np.mgrid[r0:r1, c0:c1]
+        out[r0:r1, c0:c1] -= depth * np.exp(-((xx - c[0]) ** 2 + (yy - c[1]) ** 2) / (2 * r**2))
+    return np.clip(out, 0.35, 1.0)
+
+
+def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng, poro, inner=()) -> np.ndarray:
+    """Attenuation of one bone in its bounding box: marrow chord term with texture (times the osteopenia map
+    ``poro``) plus a cortical shell whose thickness and brightness vary along the outline (thinner with the
+    patient's osteopenia); ``inner`` contours (full-image masks, chord and rim weights: the pisiform over the
+    triquetrum, the hook of hamate) add their own chord and cortical ring inside the bone without changing its
+    label; erosion bites and cysts remove it (fully or by their clarity)."""
     mc = m[sl]
     d = ndimage.distance_transform_edt(mc) * sp
     half = max(float(d.max()), 1e-3)
     dens = geo.bones[name].density * rng.uniform(0.9, 1.1)
-    chord = np.sqrt(np.clip(d / half, 0, 1))
-    thick = rng.uniform(0.45, 1.1) * (1 + 0.35 * cortex_mod[sl])
-    thick = np.clip(np.minimum(thick, 0.3 * half + 0.25), 0.2, None)
-    rim = np.exp(-np.maximum(d - sp * 0.5, 0) / thick)
+    chord = np.sqrt(np.clip(d / half, 0, 1)) * poro[sl]
+    thick = rng.uniform(0.45, 1.1) * (1 + 0.35 * cortex_mod[sl]) * geo.porosis[1]
+    thick = np.clip(np.minimum(thick, 0.3 * half + 0.25), 0.2 * geo.porosis[1], None)
+    rim = np.exp(-np.maximum(d - sp * 0.5, 0) / thick) * (0.6 + 0.4 * poro[sl])
     att = dens * (0.5 * chord * (1 + 0.09 * tex[sl]) + rng.uniform(0.5, 0.85) * rim * (1 + 0.04 * tex[sl])) * mc
     for ring, chord_w, rim_w in inner:
         rc = ring[sl] & mc
@@ -582,10 +624,12 @@ def _bone_attenuation(name, m, sl, geo, sp, tex, cortex_mod, bite_px, rng, inner
     return att.astype(np.float32)
 
 
-def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style, inner=None) -> tuple[np.ndarray, int]:
-    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue, objects and the inner
-    contours of bones (``inner``: bone -> [(mask, chord, rim)]), and the height (rows) of its padding bar
-    (0 = none)."""
+def _form_image(
+    rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style, poro, inner=None
+) -> tuple[np.ndarray, int]:
+    """X-ray-like 8-bit image from the (un-eroded) bone masks, the bites, soft tissue, objects, the osteopenia
+    map ``poro`` and the inner contours of bones (``inner``: bone -> [(mask, chord, rim)]), and the height (rows)
+    of its padding bar (0 = none)."""
     inner = inner or {}
     acq = Acquisition.draw(rng, style)
     H, W = shape
@@ -605,7 +649,7 @@ def _form_image(rng, masks, bite_px, soft, obj_parts, geo, sp, shape, style, inn
         sl = _bbox(masks[name], 2, shape)
         if sl is not None:
             mu[sl] += _bone_attenuation(
-                name, masks[name], sl, geo, sp, tex, cortex_mod, bite_px, rng, inner.get(name, ())
+                name, masks[name], sl, geo, sp, tex, cortex_mod, bite_px, rng, poro, inner.get(name, ())
             )
     for _, m, dens in obj_parts:
         mu += dens * m
