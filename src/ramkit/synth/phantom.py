@@ -536,7 +536,7 @@ class Acquisition:
             soft_tex=float(u(0.06, 0.16)),
             usm=((float(u(2.0, 6.0)), float(u(0.15, 0.8))), (float(u(0.5, 1.0)), float(u(0.0, 0.15)))),
             blur_mm=float(u(0.16, 0.26)),
-            noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.035, 0.09))),
+            noise=(float(noise_sd * u(0.5, 0.95)), float(u(0.05, 0.13))),
             bits=bits,
             bar=float(u(0.8, 3.5)) if rng.random() < 0.3 else 0.0,
             collimation=(int(rng.integers(4)), float(u(1.0, 8.0)), float(u(0.1, 0.9)))
