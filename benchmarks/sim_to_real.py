@@ -64,11 +64,13 @@ def montage(paths: list[Path], out: Path, cols: int = 6, side: int = 240) -> Non
 
 
 def train_if_missing(work: Path, budget: str, seed: int) -> None:
-    """``ramkit bench WORK --tasks wrist-bone-seg,wrist-be-cls`` unless both runs are already there."""
+    """``ramkit bench WORK --tasks wrist-bone-seg,wrist-be-cls`` unless both runs finished training (a run killed
+    half-way is trained again; runs of older versions, whose state is unknown, are reused)."""
     import subprocess
 
-    if all((work / "runs" / t / "checkpoint").exists() or (work / "runs" / t / "best.safetensors").exists()
-           for t in WRIST_TASKS):  # fmt: skip
+    from ramkit.train.checkpoint import is_finished
+
+    if all(is_finished(work / "runs" / t) is not False for t in WRIST_TASKS):
         return
     cmd = [sys.executable, "-m", "ramkit", "bench", str(work), "--tasks", ",".join(WRIST_TASKS),
            "--budget", budget, "--seed", str(seed)]  # fmt: skip
