@@ -588,6 +588,24 @@ def test_carpus_is_packed_with_scored_gaps_and_overlaps():
     assert overlapping >= 0.9 * 4 * len(carpal_pairs)
 
 
+def test_carpal_height_and_lunate_follow_pa_anatomy():
+    """Healthy carpal height (capitate's distal facet to the radius under it) ~0.54x the MC3 length (Youm's
+    ratio, 0.54 +- 0.03), and a lunate as tall as real ones (~12 mm through its centre, not a thin sliver)."""
+    heights = []
+    for seed in range(6):
+        _, g = _carpus_geometry(seed, severity=0.0)
+        o = {n: b.outline for n, b in g.bones.items()}
+        cap, lun, rad, mc3 = o["Capitate"], o["Lunate"], o["Radius"], o["MC3"]
+        surf = rad[rad[:, 1] < rad[:, 1].min() + 14.0]  # distal articular surface
+        below = surf[np.argsort(np.abs(surf[:, 0] - cap[:, 0].mean()))[:3], 1].min()
+        mc3_len = float(np.sqrt(((mc3[:, None] - mc3[None]) ** 2).sum(-1)).max())
+        assert 0.49 <= (below - cap[:, 1].min()) / mc3_len <= 0.59, seed
+        centre = lun[np.abs(lun[:, 0] - lun[:, 0].mean()) < 0.6]
+        heights.append(np.ptp(centre[:, 1]))
+        assert 13.0 <= np.ptp(lun[:, 0]) <= 20.0, seed
+    assert 10.5 <= np.mean(heights) <= 14.0 and min(heights) >= 8.0, heights
+
+
 def test_carpus_rings_collapse_and_fusion():
     from matplotlib.path import Path as MplPath
 

@@ -39,7 +39,8 @@ INTERCARPAL_GAP_MM = 0.8  #: joint line between unscored carpal neighbours (real
 RL_GAP_MM = 1.4  #: radio-lunate joint line (unscored)
 COLLAPSE_ONSET = 0.75  #: visit severity above which carpal collapse / fusion starts (in a share of patients)
 COLLAPSE_SHARE = 0.6  #: share of patients whose carpus collapses once their severity passes the onset
-CARPAL_HEIGHT_MM = 33.0  #: capitate distal facet to radius lunate fossa (for the collapse)
+RADIUS_CORNER_Y_MM = 25.2  #: hand-frame y of the radius' ulnar corner: sets the carpal height (~34 mm)
+CARPAL_HEIGHT_MM = 34.0  #: capitate distal facet to radius lunate fossa (for the collapse)
 
 CARPALS = ("Capitate", "Hamate", "Trapezoid", "Scaphoid", "Lunate", "Pisifrom_Triquetrum", "Trapezium")
 
@@ -56,20 +57,22 @@ _TEMPLATES: dict[str, list[tuple[float, float]]] = {
         (6.2, -10.0), (11.0, -11.0), (16.2, -10.6), (20.3, -8.6), (21.6, -4.8), (19.2, -0.6), (15.4, 3.4),
         (11.4, 7.4), (8.2, 9.4), (5.9, 7.8), (5.8, 1.5), (6.8, -4.5),
     ],
-    # pyramidal, ulnar to the lunate, proximal to the hamate's ulnar slope
+    # pyramidal, ulnar to the lunate at its level, proximal to the hamate's ulnar slope, facing the ulnar head
     "Pisifrom_Triquetrum": [
-        (18.4, -2.6), (22.6, 1.0), (23.0, 6.8), (20.2, 12.2), (15.6, 15.6), (11.6, 15.2), (9.6, 11.0), (11.6, 6.8),
-        (15.0, 2.2),
+        (18.4, -2.6), (22.6, 1.2), (23.6, 7.4), (21.6, 13.6), (17.4, 18.2), (12.6, 19.0), (10.0, 15.6), (10.6, 9.4),
+        (14.6, 3.0),
     ],
-    # quadrilateral / crescent: concave distal facet under the capitate head, convex proximal on the radius
+    # quadrilateral / crescent (~15 mm wide, ~12 mm tall after packing): concave distal facet round the capitate
+    # head, its radial and ulnar horns at the head's shoulders; convex proximal, oversized into the lunate fossa
     "Lunate": [
-        (-3.8, 10.0), (-1.2, 12.0), (2.0, 12.8), (5.4, 11.8), (8.6, 8.6), (11.6, 11.2), (12.8, 16.2), (11.2, 21.6),
-        (5.4, 24.0), (-0.4, 23.4), (-4.4, 19.8), (-5.4, 14.4),
+        (-5.0, 12.4), (-2.4, 13.4), (0.8, 13.8), (4.2, 13.0), (7.4, 10.8), (10.2, 11.2), (12.6, 14.6), (13.6, 19.4),
+        (12.4, 24.0), (7.0, 26.8), (0.4, 27.0), (-4.6, 24.6), (-6.4, 18.6),
     ],
-    # elongated (~24 mm), oblique ~45 deg, waist; ulnar side concave around the capitate
+    # elongated (~26 mm), oblique ~45 deg, waist; ulnar side concave around the capitate; proximal pole oversized
+    # into the scaphoid fossa
     "Scaphoid": [
-        (-2.6, 19.2), (-7.6, 19.4), (-13.0, 17.8), (-17.2, 14.6), (-19.8, 9.8), (-20.4, 4.6), (-18.6, 0.4),
-        (-14.8, -0.8), (-11.0, 0.6), (-7.6, 2.4), (-4.9, 6.2), (-3.8, 10.6), (-2.2, 14.6),
+        (-2.8, 21.6), (-7.0, 23.0), (-12.8, 21.8), (-17.4, 18.6), (-20.2, 13.2), (-20.8, 6.4), (-18.6, 0.4),
+        (-14.8, -0.8), (-11.0, 0.6), (-7.6, 2.4), (-4.9, 6.2), (-3.8, 10.6), (-2.2, 15.6),
     ],
     # radial, distal to the scaphoid's distal pole; distal-ulnar horn up to the MC2 base
     "Trapezium": [
@@ -86,7 +89,7 @@ _TEMPLATES: dict[str, list[tuple[float, float]]] = {
 TEMPLATE_SCALE = 0.93  #: templates are scaled about TEMPLATE_CENTRE (carpal block ~1.45x the radius width)
 TEMPLATE_CENTRE = (-2.0, 8.0)
 #: Pisiform (over the triquetrum) and hook of hamate: centre, semi-axes (mm), angle (rad).
-_PISIFORM = ((16.6, 7.6), (4.6, 3.7), 0.5)
+_PISIFORM = ((16.8, 9.6), (4.6, 3.7), 0.5)
 _HOOK = ((12.0, -4.6), (2.6, 3.4), 0.25)
 
 #: Laps (A grows over B): pair, largest lap (mm), start of the lap along the interface (tau0), fixed side or 0
@@ -252,24 +255,25 @@ def radius_outline(width: float, styloid: float) -> np.ndarray:
     ulnar corner and the sigmoid notch; then the metaphysis flares from the ~19 mm shaft to ~29 mm distally."""
     xs = np.linspace(-19.6, 8.9, 22)
     u = (xs - 8.9) / (-19.6 - 8.9)  # 0 at the ulnar corner, 1 at the styloid
+    y0 = RADIUS_CORNER_Y_MM
     # straight inclination line (styloid ~10.5 mm distal to the ulnar corner) minus two shallow concavities
-    y = 21.2 - 10.5 * styloid * u
+    y = y0 - 10.5 * styloid * u
     y += 1.5 * np.sin(np.clip((xs + 19.6) / 15.0, 0, 1) * np.pi) * (xs < -4.6)  # scaphoid fossa
     y += 1.3 * np.sin(np.clip((xs + 4.6) / 13.5, 0, 1) * np.pi) * (xs >= -4.6)  # lunate fossa
     y[0] += 0.6  # rounded styloid tip
     surface = np.stack([xs, y], 1)
-    notch = np.array([[9.5, 23.2], [9.0, 26.5]])  # sigmoid notch (concave for the ulnar head)
+    notch = np.array([[9.5, y0 + 2.0], [9.0, y0 + 5.3]])  # sigmoid notch (concave for the ulnar head)
     rest = np.array(
         [
-            [9.4, 30.0],
-            [7.0, 38.0],
-            [4.8, 52.0],
+            [9.4, y0 + 8.8],
+            [7.0, y0 + 16.8],
+            [4.8, y0 + 30.8],
             [4.6, 170.0],
             [-14.6, 170.0],
-            [-14.8, 52.0],
-            [-17.8, 36.0],
-            [-20.0, 24.0],
-            [-20.5, 15.5],
+            [-14.8, y0 + 30.8],
+            [-17.8, y0 + 14.8],
+            [-20.0, y0 + 2.8],
+            [-20.5, y0 - 5.7],
         ]
     )
     pts = np.concatenate([surface, notch, rest])
