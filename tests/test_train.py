@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,14 @@ from train_fakes import FakeDataset, tiny_config  # noqa: E402
 from ramkit.errors import RamkitError  # noqa: E402
 from ramkit.tasks import get  # noqa: E402
 from ramkit.train import TrainConfig, fit  # noqa: E402
-from ramkit.train.data import TaskDataset, augment, cases  # noqa: E402
+from ramkit.train.data import (  # noqa: E402
+    DEFAULT_AUGMENTATION,
+    Augmentation,
+    TaskDataset,
+    augment,
+    augmentation_of,
+    cases,
+)
 
 torch.set_num_threads(1)
 
@@ -234,12 +242,100 @@ def test_augment_keeps_masks_binary():
     img = torch.rand(1, 32, 32)
     masks = (torch.rand(3, 32, 32) > 0.5).float()
     label = torch.randint(0, 3, (32, 32))
+    always = DEFAULT_AUGMENTATION.with_probability(1.0)
     for _ in range(5):
-        a, m = augment(img, masks, rng, p_affine=1.0, p_intensity=1.0)
+        a, m = augment(img, masks, rng, always)
         assert set(m.unique().tolist()) <= {0.0, 1.0}
         assert a.min() >= 0 and a.max() <= 1
-        _, lab = augment(img, label, rng, p_affine=1.0)
-        assert set(lab.unique().tolist()) <= {0, 1, 2} and lab.shape == (32, 32)
+        _, lab = augment(img, label, rng, replace(DEFAULT_AUGMENTATION, p_affine=1.0))
+        assert set(lab.unique().tolist()) <= {0, 1, 2} and lab.shape == (32, 32) and lab.dtype == torch.int64
+
+
+def _phantom(side: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth image in (0, 1) with a bright square, and the square's 1×H×W mask."""
+    yy, xx = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    img = 0.2 + 0.3 * (xx + yy).float() / (2 * side)
+    mask = torch.zeros(1, side, side)
+    mask[0, 14:30, 18:34] = 1.0
+    return (img + 0.4 * mask[0]).unsqueeze(0), mask
+
+
+def test_augment_is_deterministic():
+    img, mask = _phantom()
+    for seed in range(20):  # the default probabilities: a different subset of transforms per seed
+        a1, m1 = augment(img, mask, np.random.default_rng([seed, 3]))
+        a2, m2 = augment(img, mask, np.random.default_rng([seed, 3]))
+        assert torch.equal(a1, a2) and torch.equal(m1, m2)
+    x1 = augment(img, None, np.random.default_rng(1), DEFAULT_AUGMENTATION.with_probability(1.0))[0]
+    x2 = augment(img, None, np.random.default_rng(2), DEFAULT_AUGMENTATION.with_probability(1.0))[0]
+    assert not torch.equal(x1, x2)
+    torch.manual_seed(0)  # torch's global RNG plays no part
+    y = augment(img, None, np.random.default_rng(1), DEFAULT_AUGMENTATION.with_probability(1.0))[0]
+    assert torch.equal(x1, y)
+
+
+def test_augment_probability_zero_is_identity():
+    img, mask = _phantom()
+    off = DEFAULT_AUGMENTATION.with_probability(0.0)
+    for seed in range(5):
+        a, m = augment(img, mask, np.random.default_rng(seed), off)
+        assert torch.equal(a, img) and torch.equal(m, mask)
+
+
+@pytest.mark.parametrize("name", ["noise", "blur", "brightness", "contrast", "lowres", "gamma"])
+def test_augment_intensity_transform_changes_image_only(name):
+    from dataclasses import fields
+
+    img, mask = _phantom()
+    p_ = {f.name: 0.0 for f in fields(Augmentation) if f.name.startswith("p_") and f.name != "p_gamma_invert"}
+    # brightness / contrast / gamma: exclude the near-identity part of their range, so the change is certain
+    ranges = {"brightness": (1.2, 1.25), "contrast": (0.75, 0.8), "gamma": (1.4, 1.5), "lowres": (0.5, 0.5)}
+    extra = {name: ranges[name]} if name in ranges else {}
+    aug = replace(Augmentation(), **{**p_, f"p_{name}": 1.0}, **extra)
+    for seed in range(4):
+        a, m = augment(img, mask, np.random.default_rng(seed), aug)
+        assert a.shape == img.shape and a.dtype == img.dtype
+        assert a.min() >= 0 and a.max() <= 1
+        assert (a - img).abs().max() > 1e-3
+        assert torch.equal(m, mask)  # intensity transforms leave the target alone
+
+
+def test_augment_gamma_inverted_half_of_the_time():
+    img, _ = _phantom()
+    aug = replace(Augmentation().with_probability(0.0), p_gamma=1.0, gamma=(1.5, 1.5))
+    darker = [bool(augment(img, None, np.random.default_rng(s), aug)[0].mean() < img.mean()) for s in range(40)]
+    assert 10 <= sum(darker) <= 30  # x^1.5 darkens, 1 − (1 − x)^1.5 brightens
+
+
+def test_augment_affine_moves_target_with_image():
+    img, mask = _phantom()
+    aug = replace(Augmentation().with_probability(0.0), p_affine=1.0)
+    for seed in range(6):
+        a, m = augment(img, mask, np.random.default_rng(seed), aug)
+        assert not torch.equal(m, mask) and m.shape == mask.shape
+        inside, outside = a[0][m[0] > 0], a[0][m[0] == 0]
+        # the bright square (≥ 0.6) stays under its warped mask; only bilinear edge pixels may differ
+        assert inside.float().median() > 0.6 and (outside > 0.65).float().mean() < 0.02
+
+
+def test_augmentation_rejects_bad_parameters():
+    with pytest.raises(RamkitError, match="p_blur"):
+        Augmentation(p_blur=1.5)
+    with pytest.raises(RamkitError, match="gamma"):
+        Augmentation(gamma=(1.5, 0.7))
+
+
+def test_task_spec_carries_its_augmentation(hand_ds):
+    spec = get("hand-be-seg")
+    assert spec.augmentation is None and augmentation_of(spec) is DEFAULT_AUGMENTATION
+    items = cases(spec, hand_ds, "train")
+    plain = TaskDataset(spec, items, 16, seed=1, patches_per_image=8, train=False)  # the same crops, not augmented
+    off = TaskDataset(
+        replace(spec, augmentation=Augmentation().with_probability(0.0)), items, 16, seed=1, patches_per_image=8
+    )
+    on = TaskDataset(spec, items, 16, seed=1, patches_per_image=8)
+    assert all(torch.equal(off[i][0], plain[i][0]) for i in range(len(plain)))
+    assert not all(torch.equal(on[i][0], plain[i][0]) for i in range(len(plain)))
 
 
 def test_test_and_predict_outputs(tmp_path, hand_ds):

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
+    from ramkit.train.data import Augmentation
+
 #: the named training budgets every task defines (``ramkit train --budget``, ``ramkit bench --budget``)
 BUDGETS = ("quick", "cpu", "paper")
 #: the TaskSpec fields that are training hyper-parameters (TrainConfig fields of the same name default to them)
@@ -185,6 +187,8 @@ class TaskSpec:
     weight_decay: float = 1e-2
     patience: int = 15  #: early stopping on ``select``; 0 = off
     budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: training augmentation (:class:`ramkit.train.data.Augmentation`); None = ``DEFAULT_AUGMENTATION``
+    augmentation: Augmentation | None = None
 
     def class_names(self, be_protocol: str = "svdh90") -> tuple[str, ...]:
         """Output channel / class names (for softmax segmentation the background is listed first)."""

@@ -290,7 +290,7 @@ class MilKind(TaskKind):
             from ramkit.io.atomic import write_csv
 
             t0 = time.perf_counter()
-            losses = train_patch_classifier(model, train_cases, cfg, device)
+            losses = train_patch_classifier(model, train_cases, cfg, device, spec.augmentation)
             log = pd.DataFrame({"epoch": range(1, len(losses) + 1), "train_loss": losses})
             log["seconds_total"] = time.perf_counter() - t0
             write_csv(Path(run) / "patch_classifier.csv", log)
@@ -367,17 +367,20 @@ class MilKind(TaskKind):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def train_patch_classifier(model, train_cases, cfg, device) -> list[float]:
+def train_patch_classifier(model, train_cases, cfg, device, aug=None) -> list[float]:
     """Stage 1 of MIL: the normal/abnormal patch classifier on every joint ROI crop of the training hands.
 
-    Class-weighted CE, AdamW, ``mil_feature_epochs`` epochs, warm-up + cosine; augmentation as the ROI tasks.
+    Class-weighted CE, AdamW, ``mil_feature_epochs`` epochs, warm-up + cosine; augmentation ``aug`` (an
+    :class:`ramkit.train.data.Augmentation`; None = the default of every task, as the ROI tasks).
     Returns the per-epoch mean losses.
     """
     import torch
     import torch.nn.functional as F
 
-    from ramkit.train.data import augment
+    from ramkit.train.data import DEFAULT_AUGMENTATION, augment
     from ramkit.train.trainer import make_scheduler
+
+    aug = DEFAULT_AUGMENTATION if aug is None else aug
 
     inst = [i for c in train_cases for i in c.meta["instances"]]
     imgs = [i.image() for i in inst]
@@ -401,7 +404,7 @@ def train_patch_classifier(model, train_cases, cfg, device) -> list[float]:
             xs = []
             for j in idx.tolist():
                 rng = np.random.default_rng([cfg.seed, 10_000 + epoch, j])
-                xs.append(augment(base[j], None, rng)[0])
+                xs.append(augment(base[j], None, rng, aug)[0])
             x = torch.stack(xs).to(device)
             loss = F.cross_entropy(model.patch_logits(x).float(), labels[idx].to(device), weight=weight)
             opt.zero_grad(set_to_none=True)

@@ -3,9 +3,10 @@
 Randomness is a pure function of ``(seed, epoch, index)`` (a NumPy generator per sample), so a run gives the same
 batches whatever the worker count, and a resumed run continues exactly where the interrupted one stopped.
 
-Augmentation follows the papers' setup with the deliberate fixes of ``TASKS.md``: with p=0.5 a random affine
-(rotation ±10°, shift ±6.25 %, scale ±10 % — not the official 2× zoom), with p=0.5 brightness/contrast ±20 %;
-masks are warped with nearest-neighbour interpolation; no flips (released H1200 images are already flipped).
+Augmentation (:class:`Augmentation`, :func:`augment`) is nnU-Net v2's 2-D default set, for synthetic-to-real
+transfer: a random affine (rotation ±15°, scale 0.85–1.25, shift ±6.25 %; masks nearest-neighbour) and, each with
+its own probability, Gaussian noise, blur, brightness, contrast, simulated low resolution and gamma; no flips
+(released H1200 images are already flipped). A TaskSpec may carry its own ``augmentation``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,44 +106,142 @@ class _Cache:
 # -------------------------------------------------------------------------------------------------------------
 # augmentation
 # -------------------------------------------------------------------------------------------------------------
-def augment(
-    img: torch.Tensor,
-    target: torch.Tensor | None,
-    rng: np.random.Generator,
-    rotate: float = 10.0,
-    shift: float = 0.0625,
-    scale: float = 0.1,
-    p_affine: float = 0.5,
-    brightness: float = 0.2,
-    contrast: float = 0.2,
-    p_intensity: float = 0.5,
-):
-    """Random affine (image bilinear, target nearest) and brightness/contrast on a 1×H×W float image in [0, 1].
+@dataclass(frozen=True)
+class Augmentation:
+    """Parameters of the training augmentation (:func:`augment`); the defaults follow nnU-Net v2's 2-D defaults.
 
-    ``target`` is C×H×W (float masks) or H×W (long label map) or None. Returns ``(img, target)``.
+    The models are trained on synthetic phantoms and applied to real radiographs, which differ in tone curve,
+    sharpness, noise and framing; each transform below perturbs one of these, with its own probability (nnU-Net's
+    values unless noted), so a sample sees a random subset of them:
+
+    * affine (``p_affine`` 0.5; nnU-Net draws rotation and scale with 0.2 each): rotation ±``rotate`` = 15° (the
+      generator poses hands up to ±15°, real wrists are rotated too), scale ``scale`` = 0.85–1.25, shift
+      ±``shift`` = 6.25 % of the side; image bilinear, target nearest, zero fill; no flips (released images are
+      already flipped to one side);
+    * Gaussian noise (``p_noise`` 0.1): σ uniform in 0–``noise`` = 0.1 × the image's intensity range (max − min);
+    * Gaussian blur (``p_blur`` 0.2): σ uniform in ``blur`` = 0.5–1.0 px;
+    * multiplicative brightness (``p_brightness`` 0.15): × uniform ``brightness`` = 0.75–1.25;
+    * contrast (``p_contrast`` 0.15): (x − mean) × uniform ``contrast`` = 0.75–1.25 + mean;
+    * simulated low resolution (``p_lowres`` 0.125; nnU-Net 0.25 × 0.5 per channel): nearest downsampling by a
+      factor uniform in ``lowres`` = 0.5–1.0, bilinear back to the original size;
+    * gamma (``p_gamma`` 0.3): x ↦ x^γ, γ uniform in ``gamma`` = 0.7–1.5; with ``p_gamma_invert`` 0.5 applied to
+      the inverted image, 1 − (1 − x)^γ (nnU-Net runs a separate inverted gamma with p 0.1).
+
+    Applied in nnU-Net's order (spatial, noise, blur, brightness, contrast, low resolution, gamma), each intensity
+    transform clamped to [0, 1]. Only the affine moves the target. A :class:`ramkit.tasks.TaskSpec` may carry its
+    own ``augmentation``; every task uses :data:`DEFAULT_AUGMENTATION` otherwise.
     """
+
+    p_affine: float = 0.5
+    rotate: float = 15.0  #: degrees, ±
+    scale: tuple[float, float] = (0.85, 1.25)
+    shift: float = 0.0625  #: fraction of the image side, ±
+    p_noise: float = 0.1
+    noise: float = 0.1  #: largest noise σ as a fraction of the image's intensity range
+    p_blur: float = 0.2
+    blur: tuple[float, float] = (0.5, 1.0)  #: Gaussian σ in pixels
+    p_brightness: float = 0.15
+    brightness: tuple[float, float] = (0.75, 1.25)  #: multiplicative factor
+    p_contrast: float = 0.15
+    contrast: tuple[float, float] = (0.75, 1.25)
+    p_lowres: float = 0.125
+    lowres: tuple[float, float] = (0.5, 1.0)  #: downsampling factor of the image side
+    p_gamma: float = 0.3
+    gamma: tuple[float, float] = (0.7, 1.5)
+    p_gamma_invert: float = 0.5  #: share of the gamma transforms applied to the inverted image
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name.startswith("p_") and not 0.0 <= v <= 1.0:
+                raise RamkitError(f"augmentation {f.name} must be in [0, 1] (got {v})")
+            if isinstance(v, tuple) and not (len(v) == 2 and 0.0 < v[0] <= v[1]):
+                raise RamkitError(f"augmentation {f.name} must be a range (low, high) with 0 < low <= high (got {v})")
+
+    def with_probability(self, p: float) -> Augmentation:
+        """The same ranges with every transform's probability set to ``p`` (1: all of them, 0: identity)."""
+        probs: dict[str, Any] = {
+            f.name: p for f in fields(self) if f.name.startswith("p_") and f.name != "p_gamma_invert"
+        }
+        return replace(self, **probs)
+
+
+#: the augmentation of every task whose TaskSpec does not set its own
+DEFAULT_AUGMENTATION = Augmentation()
+
+
+def augment(
+    img: torch.Tensor, target: torch.Tensor | None, rng: np.random.Generator, aug: Augmentation = DEFAULT_AUGMENTATION
+):
+    """Random affine (image and target) and intensity transforms (image only) of a 1×H×W float image in [0, 1].
+
+    ``target`` is C×H×W (float masks) or H×W (long label map) or None. Every random number comes from ``rng``
+    (same generator state, same output). Returns ``(img, target)`` with their shapes and dtypes.
+    """
+    if rng.random() < aug.p_affine:
+        img, target = _affine(img, target, rng, aug)
+    for p, transform in (
+        (aug.p_noise, _noise),
+        (aug.p_blur, _blur),
+        (aug.p_brightness, _brightness),
+        (aug.p_contrast, _contrast),
+        (aug.p_lowres, _lowres),
+        (aug.p_gamma, _gamma),
+    ):
+        if rng.random() < p:
+            img = transform(img, rng, aug).clamp(0.0, 1.0)
+    return img, target
+
+
+def _affine(img: torch.Tensor, target: torch.Tensor | None, rng: np.random.Generator, aug: Augmentation):
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.v2 import functional as TF
 
     h, w = img.shape[-2:]
-    if rng.random() < p_affine:
-        angle = float(rng.uniform(-rotate, rotate))
-        tx, ty = (int(round(rng.uniform(-shift, shift) * w)), int(round(rng.uniform(-shift, shift) * h)))
-        s = float(rng.uniform(1 - scale, 1 + scale))
-        img = TF.affine(
-            img, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0], interpolation=InterpolationMode.BILINEAR
-        )
-        if target is not None:
-            t = target if target.dim() == 3 else target.unsqueeze(0)
-            t = TF.affine(
-                t, angle=angle, translate=[tx, ty], scale=s, shear=[0.0, 0.0], interpolation=InterpolationMode.NEAREST
-            )
-            target = t if target.dim() == 3 else t.squeeze(0)
-    if rng.random() < p_intensity:
-        b = float(rng.uniform(-brightness, brightness))
-        c = float(rng.uniform(1 - contrast, 1 + contrast))
-        img = ((img - img.mean()) * c + img.mean() + b).clamp(0.0, 1.0)
+    angle = float(rng.uniform(-aug.rotate, aug.rotate))
+    tx, ty = (int(round(rng.uniform(-aug.shift, aug.shift) * w)), int(round(rng.uniform(-aug.shift, aug.shift) * h)))
+    kw = dict(angle=angle, translate=[tx, ty], scale=float(rng.uniform(*aug.scale)), shear=[0.0, 0.0])
+    img = TF.affine(img, interpolation=InterpolationMode.BILINEAR, **kw)
+    if target is not None:
+        t = target if target.dim() == 3 else target.unsqueeze(0)
+        t = TF.affine(t, interpolation=InterpolationMode.NEAREST, **kw)
+        target = t if target.dim() == 3 else t.squeeze(0)
     return img, target
+
+
+def _noise(img: torch.Tensor, rng: np.random.Generator, aug: Augmentation) -> torch.Tensor:
+    sigma = float(rng.uniform(0.0, aug.noise)) * float(img.max() - img.min())
+    return img + sigma * torch.from_numpy(rng.standard_normal(tuple(img.shape), dtype=np.float32))
+
+
+def _blur(img: torch.Tensor, rng: np.random.Generator, aug: Augmentation) -> torch.Tensor:
+    from torchvision.transforms.v2 import functional as TF
+
+    sigma = float(rng.uniform(*aug.blur))
+    k = 2 * int(np.ceil(3 * sigma)) + 1  # ±3σ
+    return TF.gaussian_blur(img, kernel_size=[k, k], sigma=[sigma, sigma])
+
+
+def _brightness(img: torch.Tensor, rng: np.random.Generator, aug: Augmentation) -> torch.Tensor:
+    return img * float(rng.uniform(*aug.brightness))
+
+
+def _contrast(img: torch.Tensor, rng: np.random.Generator, aug: Augmentation) -> torch.Tensor:
+    mean = img.mean()
+    return (img - mean) * float(rng.uniform(*aug.contrast)) + mean
+
+
+def _lowres(img: torch.Tensor, rng: np.random.Generator, aug: Augmentation) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    f = float(rng.uniform(*aug.lowres))
+    small = F.interpolate(img.unsqueeze(0), size=(max(1, round(h * f)), max(1, round(w * f))), mode="nearest")
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False).squeeze(0)
+
+
+def _gamma(img: torch.Tensor, rng: np.random.Generator, aug: Augmentation) -> torch.Tensor:
+    invert = rng.random() < aug.p_gamma_invert
+    g = float(rng.uniform(*aug.gamma))
+    return 1.0 - (1.0 - img).pow(g) if invert else img.pow(g)
 
 
 def resize_image(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -190,6 +290,11 @@ def rescale_case(case: Case, scale: float) -> Case:
     return Case(case.key, image, target, dict(case.meta))
 
 
+def augmentation_of(spec: TaskSpec) -> Augmentation:
+    """The task's training augmentation: ``spec.augmentation``, or :data:`DEFAULT_AUGMENTATION` when unset."""
+    return DEFAULT_AUGMENTATION if spec.augmentation is None else spec.augmentation
+
+
 def _target_tensor(spec: TaskSpec, tgt) -> torch.Tensor:
     return torch.from_numpy(np.asarray(tgt, dtype=spec.kind.target_dtype))
 
@@ -224,6 +329,7 @@ class TaskDataset(Dataset):
         self.per_image = patches_per_image or spec.patches_per_image if self.input == "patch" else 1
         self.fg_ratio = spec.fg_ratio if fg_ratio is None else fg_ratio
         self.epoch = 0
+        self.aug = augmentation_of(spec)
         self.cache = _Cache()
         self._fg: dict[str, np.ndarray] = {}
         if pos_image_ratio is not None and not 0.0 <= pos_image_ratio <= 1.0:
@@ -296,11 +402,11 @@ class TaskDataset(Dataset):
         if self.input == "roi":
             x = resize_image(x, self.size)
             if self.train:
-                x, _ = augment(x, None, rng)
+                x, _ = augment(x, None, rng, self.aug)
             return x, torch.tensor(int(tgt))
         t = _target_tensor(self.spec, np.ascontiguousarray(tgt))
         if self.input == "whole":
             x, t = resize_image(x, self.size), resize_target(t, self.size)
         if self.train:
-            x, t = augment(x, t, rng)
+            x, t = augment(x, t, rng, self.aug)
         return x, t

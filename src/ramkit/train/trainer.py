@@ -161,7 +161,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
     from ramkit.io.atomic import write_text
     from ramkit.progress import track
     from ramkit.train import checkpoint as ck
-    from ramkit.train.data import cases, open_dataset, splits_of
+    from ramkit.train.data import augmentation_of, cases, open_dataset, splits_of
     from ramkit.validate import check_model_input, require_valid
 
     cfg = cfg.resolve()
@@ -244,6 +244,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
         "patch_size": cfg.patch_size,
         "input": spec.kind.input,
         "config": asdict(cfg),
+        "augmentation": asdict(augmentation_of(spec)),  # the task's, recorded: not a TrainConfig option
         "seed": cfg.seed,
     }
     if data_errors:
