@@ -451,3 +451,26 @@ def test_sigmoid_output_bias_prior():
     with torch.no_grad():
         p = torch.sigmoid(m(torch.zeros(1, 1, 32, 32))).mean()
     assert p < 0.2
+
+
+def test_augment_clamps_overshooting_input():
+    """Antialiased resizing overshoots [0, 1] by ~1e-7; gamma of such a pixel was NaN (a whole bench run trained
+    on NaN losses). The input is clamped first."""
+    img, _ = _phantom()
+    img = img.clone()
+    img[0, 0, :4] = torch.tensor([-1e-6, -1e-7, 1 + 1e-7, 1 + 1e-6])
+    aug = replace(Augmentation().with_probability(0.0), p_gamma=1.0)
+    for seed in range(8):
+        a, _ = augment(img, None, np.random.default_rng(seed), aug)
+        assert torch.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
+
+
+def test_fit_stops_on_a_non_finite_loss(tmp_path, wrist_ds, monkeypatch):
+    import ramkit.train.data as data_mod
+
+    def nan_augment(img, target, rng, aug=None):
+        return torch.full_like(img, float("nan")), target
+
+    monkeypatch.setattr(data_mod, "augment", nan_augment)
+    with pytest.raises(RamkitError, match=r"training loss is nan in epoch 1 \(non-finite values in the input"):
+        fit(_cfg("wrist-bone-seg", tmp_path / "nan"), dataset=wrist_ds, quiet=True)

@@ -178,6 +178,7 @@ def augment(
     ``target`` is C×H×W (float masks) or H×W (long label map) or None. Every random number comes from ``rng``
     (same generator state, same output). Returns ``(img, target)`` with their shapes and dtypes.
     """
+    img = img.clamp(0.0, 1.0)  # antialiased resizing overshoots [0, 1] slightly: a negative pixel ** gamma is NaN
     if rng.random() < aug.p_affine:
         img, target = _affine(img, target, rng, aug)
     for p, transform in (

@@ -151,6 +151,20 @@ def validate(model: nn.Module, spec: TaskSpec, val_cases, cfg: TrainConfig, devi
     return {k: (float(v) if math.isfinite(v) else 0.0) for k, v in out.items()}
 
 
+def _require_finite(loss, x, task: str, epoch: int) -> None:
+    """Stop a run whose loss is NaN/inf (it would otherwise train on silently and select epoch 1)."""
+    import torch
+
+    if bool(torch.isfinite(loss.detach()).all()):
+        return
+    xs = x if isinstance(x, (tuple, list)) else (x,)
+    where = "non-finite values in the input batch" if any(not torch.isfinite(t).all() for t in xs) else "finite inputs"
+    raise RamkitError(
+        f"task {task}: the training loss is {float(loss.detach())} in epoch {epoch} ({where}); "
+        "check the data and augmentation, or lower the learning rate"
+    )
+
+
 def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, dataset=None) -> Path:
     """Train ``cfg`` (resolved here) and return the run directory.
 
@@ -289,6 +303,8 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 with autocast(device, amp):
                     logits = net(*x) if isinstance(x, (tuple, list)) else net(x)
                 loss = loss_fn(logits, y)
+                if scaler is None:  # (fp16 AMP skips overflowing steps itself)
+                    _require_finite(loss, x, cfg.task, epoch + 1)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
