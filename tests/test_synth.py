@@ -705,6 +705,39 @@ def test_pose_rotation_flexion_and_canvas_fit():
     assert scores[0] == scores[1] == scores[2]
 
 
+def test_wrist_deviation_turns_the_forearm_and_keeps_the_scored_gaps():
+    """Radial/ulnar deviation: the radius and ulna turn against the carpus by the drawn angle, the carpals are
+    packed against them where they lie (scored SC/SR/STT lines still drawn at their width at the JSN point, the
+    lunate still on the radius), and the scores do not depend on it."""
+    from ramkit.synth.cohort import _hand_anatomy
+    from ramkit.synth.geometry import CARPAL_GAP_MM, MAX_DEVIATION, Pose, build_hand
+
+    def axis_angle(bone) -> float:
+        return float(np.arctan2(bone.R[1, 0], bone.R[0, 0]))
+
+    for seed in range(3):
+        anat = _hand_anatomy(seed, 0)
+        anat.severity = 0.0
+        scores = []
+        for dev in (-MAX_DEVIATION, MAX_DEVIATION):
+            g = build_hand(anat, Pose(0.0, np.zeros(2), np.zeros(6), 0.0, deviation=dev), 1.0)
+            assert axis_angle(g.bones["Radius"]) == pytest.approx(-dev) and axis_angle(
+                g.bones["Ulna"]
+            ) == pytest.approx(-dev)
+            o = {n: b.outline for n, b in g.bones.items()}
+            for stem in ("SC", "SR", "STT"):
+                (j,) = [j for j in g.joints if j.kind == "jsn" and j.stem == stem]
+                a, b = (o[n] for n in j.bones)
+                a = a[np.argsort(np.linalg.norm(a - j.center, axis=1))[:6]]
+                line = np.median(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min(1))
+                assert abs(line - CARPAL_GAP_MM) < 0.3, (seed, dev, stem, line)
+            assert _min_dist(o["Lunate"], o["Radius"]) < 1.5
+            scores.append(sorted((j.stem, j.score) for j in g.joints))
+        assert scores[0] == scores[1]
+    devs = [Pose.draw(np.random.default_rng(k)).deviation for k in range(200)]
+    assert max(np.abs(devs)) <= MAX_DEVIATION and np.std(devs) > 0.3 * MAX_DEVIATION
+
+
 def test_marginal_cysts_are_lesions_inside_the_bone():
     """Some finger-joint erosions are subcortical cysts: fully inside their bone (covered by cortex), labelled
     as lesions (no hole defect) and counted in the joint's eroded fraction."""

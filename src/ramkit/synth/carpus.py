@@ -40,6 +40,7 @@ RL_GAP_MM = 1.4  #: radio-lunate joint line (unscored)
 COLLAPSE_ONSET = 0.75  #: visit severity above which carpal collapse / fusion starts (in a share of patients)
 COLLAPSE_SHARE = 0.6  #: share of patients whose carpus collapses once their severity passes the onset
 RADIUS_CORNER_Y_MM = 25.2  #: hand-frame y of the radius' ulnar corner: sets the carpal height (~34 mm)
+DEVIATION_PIVOT = (0.0, 10.0)  #: radial/ulnar deviation turns the forearm about the capitate head (hand frame mm)
 CARPAL_HEIGHT_MM = 34.0  #: capitate distal facet to radius lunate fossa (for the collapse)
 
 CARPALS = ("Capitate", "Hamate", "Trapezoid", "Scaphoid", "Lunate", "Pisifrom_Triquetrum", "Trapezium")
@@ -69,9 +70,9 @@ _TEMPLATES: dict[str, list[tuple[float, float]]] = {
         (12.4, 24.0), (7.0, 26.8), (0.4, 27.0), (-4.6, 24.6), (-6.4, 18.6),
     ],
     # elongated (~26 mm), oblique ~45 deg, waist; ulnar side concave around the capitate; proximal pole oversized
-    # into the scaphoid fossa
+    # into the scaphoid fossa (~3 mm: it still reaches the radius when the wrist deviates)
     "Scaphoid": [
-        (-2.8, 21.6), (-7.0, 23.0), (-12.8, 21.8), (-17.4, 18.6), (-20.2, 13.2), (-20.8, 6.4), (-18.6, 0.4),
+        (-2.8, 23.2), (-7.0, 24.8), (-12.8, 23.6), (-17.4, 20.2), (-20.0, 14.4), (-20.8, 6.4), (-18.6, 0.4),
         (-14.8, -0.8), (-11.0, 0.6), (-7.6, 2.4), (-4.9, 6.2), (-3.8, 10.6), (-2.2, 15.6),
     ],
     # radial, distal to the scaphoid's distal pole; distal-ulnar horn up to the MC2 base
@@ -156,6 +157,7 @@ class Carpus:
     joint_points: dict[str, np.ndarray]  # SC / STT / SR -> hand-frame point on the clear part of the gap
     rings: list[tuple[str, np.ndarray, float, float]] = field(default_factory=list)  # (bone, hand poly, chord, rim)
     collapse: float = 0.0
+    forearm_R: np.ndarray = field(default_factory=lambda: np.eye(2))  # radius/ulna local -> hand (deviation)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -381,8 +383,12 @@ def _interface_axis(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return c, v, half
 
 
-def build_carpus(shape: CarpusShape, gap: dict[str, float], sev: float) -> Carpus:
-    """Pack the patient's carpal templates for one visit (scored gaps ``gap``, visit severity ``sev``)."""
+def build_carpus(shape: CarpusShape, gap: dict[str, float], sev: float, deviation: float = 0.0) -> Carpus:
+    """Pack the patient's carpal templates for one visit (scored gaps ``gap``, visit severity ``sev``).
+
+    ``deviation`` (rad, + = ulnar): the hand's radial/ulnar deviation at the wrist — the radius and ulna are
+    turned by −deviation about ``DEVIATION_PIVOT`` before the packing, so the carpals fill the fossae as they
+    lie (the templates are oversized proximally) and every joint line is drawn at its width."""
     col = collapse_of(shape, sev)
     fused = shape.fused if col > 0 else ()
     dy = col * CARPAL_HEIGHT_MM
@@ -394,10 +400,16 @@ def build_carpus(shape: CarpusShape, gap: dict[str, float], sev: float) -> Carpu
     uln = ulna_outline()
     corner = rad[21]
     uln = uln + np.array([rad[23, 0] - shape.druj - uln[1, 0], corner[1] - shape.ulnar_variance - uln[4, 1]])
+    rt = np.array([-5.0, corner[1]])
+    ut = np.array([uln[4, 0] + 2.0, uln[4, 1]])
+    piv = np.array(DEVIATION_PIVOT)
+    ca, sa = np.cos(-deviation), np.sin(-deviation)
+    Rf = np.array([[ca, -sa], [sa, ca]])
     lo = np.min([t.min(0) for t in tmpl.values()], 0) - 3.0
     hi = np.max([t.max(0) for t in tmpl.values()], 0) + 3.0
     grid = _Grid(lo, hi)
-    regions, E = _partition(grid, tmpl, {"Radius": rad, "Ulna": uln})
+    turned = {"Radius": (rad - piv) @ Rf.T + piv, "Ulna": (uln - piv) @ Rf.T + piv}
+    regions, E = _partition(grid, tmpl, turned)
     final = _shrink(regions, E, gap, fused)
     points = _laps(grid, regions, E, final, shape, gap, fused)
     tri = "Pisifrom_Triquetrum"
@@ -411,10 +423,9 @@ def build_carpus(shape: CarpusShape, gap: dict[str, float], sev: float) -> Carpu
         out = grid.outline(final[n])
         cen[n] = out.mean(0)
         local[n] = out - cen[n]
-    rt = np.array([-5.0, corner[1]])
-    ut = np.array([uln[4, 0] + 2.0, uln[4, 1]])
     rings = [(tri, pis, 0.3, 0.5), ("Hamate", shape.hook, 0.0, 0.55)]
-    return Carpus(local, cen, (rad - rt, rt), (uln - ut, ut), points, rings, col)
+    forearm = {"radius": (rad - rt, piv + Rf @ (rt - piv)), "ulna": (uln - ut, piv + Rf @ (ut - piv))}
+    return Carpus(local, cen, forearm["radius"], forearm["ulna"], points, rings, col, Rf)
 
 
 def _partition(grid: _Grid, tmpl: dict[str, np.ndarray], fixed: dict[str, np.ndarray]):

@@ -46,6 +46,7 @@ HEAD_SHAPE: dict[str, tuple[float, float, float]] = {
 }
 MAX_ROTATION = np.deg2rad(15.0)  #: largest global hand rotation of a visit
 MAX_FLEXION = np.deg2rad(30.0)  #: largest finger flexion of a visit (phalanges foreshortened by its cosine)
+MAX_DEVIATION = np.deg2rad(8.0)  #: largest radial/ulnar deviation of the hand at the wrist (forearm turned)
 CYST_SHARE = 0.3  #: share of finger-joint erosion sites drawn as subcortical marginal cysts
 CYST_MAX_MM = 1.6  #: largest cyst radius (a cyst grows from 0.9 mm to this about a fixed centre)
 CYST_CORTEX_MM = 0.5  #: cortex left over a cyst of the largest radius (its distance from the outline)
@@ -366,14 +367,16 @@ def draw_anatomy(rng: np.random.Generator, severity: float | None = None, wrist_
 @dataclass
 class Pose:
     """Visit-level pose: global rotation (rad, within ±``MAX_ROTATION``), translation (mm), finger spread (rad per
-    ray), thumb abduction and finger flexion (rad per ray 1..5 at index 0..4, 0..``MAX_FLEXION``): a flexed
-    finger's phalanges are foreshortened by cos(flexion) in the PA projection."""
+    ray), thumb abduction, finger flexion (rad per ray 1..5 at index 0..4, 0..``MAX_FLEXION``: a flexed
+    finger's phalanges are foreshortened by cos(flexion) in the PA projection) and the radial/ulnar deviation of
+    the hand at the wrist (the forearm turned against the carpus, within ±``MAX_DEVIATION``)."""
 
     rotation: float
     shift: np.ndarray
     spread: np.ndarray
     thumb: float
     flexion: np.ndarray = field(default_factory=lambda: np.zeros(5))
+    deviation: float = 0.0  #: radial (−) / ulnar (+) deviation at the wrist, rad, within ±MAX_DEVIATION
 
     @staticmethod
     def draw(rng: np.random.Generator) -> Pose:
@@ -384,7 +387,8 @@ class Pose:
         spread = fan * (np.arange(6) - 3) + rng.normal(0, 0.02, size=6)
         thumb = float(rng.normal(0, 0.08))
         flex = np.clip(rng.uniform(0, 0.6 * MAX_FLEXION) + rng.normal(0, 0.1, size=5), 0, MAX_FLEXION)
-        return Pose(rotation=rotation, shift=shift, spread=spread, thumb=thumb, flexion=flex)
+        deviation = float(np.clip(rng.normal(0, 0.5 * MAX_DEVIATION), -MAX_DEVIATION, MAX_DEVIATION))
+        return Pose(rotation=rotation, shift=shift, spread=spread, thumb=thumb, flexion=flex, deviation=deviation)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -421,15 +425,15 @@ def build_hand(anat: HandAnatomy, pose: Pose, progress: float, wrist_view: bool 
         for s in ("SC", "SR"):
             gap_ratio[s] = min(gap_ratio[s], float(np.clip(1.0 - 2.5 * collapse, 0.0, 1.0)))
             gap[s] = normal_gap_mm(s) * gap_ratio[s]
-    carp = carpus.build_carpus(cshape, gap, sev)
+    carp = carpus.build_carpus(cshape, gap, sev, pose.deviation)
     loc, cen = carp.local, carp.cen
     hand = lambda n: loc[n] + cen[n]  # noqa: E731
     bones: dict[str, Bone] = {}
     eye = np.eye(2)
     for name in loc:
         bones[name] = Bone(name, loc[name], eye, cen[name].copy())
-    bones["Radius"] = Bone("Radius", carp.radius[0], eye, carp.radius[1].copy(), density=1.05)
-    bones["Ulna"] = Bone("Ulna", carp.ulna[0], eye, carp.ulna[1].copy(), density=1.05)
+    bones["Radius"] = Bone("Radius", carp.radius[0], carp.forearm_R, carp.radius[1].copy(), density=1.05)
+    bones["Ulna"] = Bone("Ulna", carp.ulna[0], carp.forearm_R, carp.ulna[1].copy(), density=1.05)
 
     # --- rays
     mc_angle = {1: -0.62 + pose.thumb, 2: -0.13, 3: -0.02, 4: 0.09, 5: 0.2}
