@@ -15,7 +15,8 @@ in ``L`` are mirrored), segments the 14 bones, derives the 6 W600 joint boxes fr
 predicted positive; its probability is the max over joints. Image-level AUROC against ``labels.csv``
 (``bone_erosion_label``) with a 95 % percentile bootstrap CI (2000 resamples, seed 0). Writes
 ``WORK/sim_to_real/analyze/`` (per-image overlays, ``report.html``), ``bone_overlays.png`` (a montage of every
-overlay, to look at) and ``sim_to_real.json``.
+overlay), ``bone_labels.png`` (every predicted bone outlined and named on the model grid: the montage to judge
+the anatomy by) and ``sim_to_real.json``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,46 @@ def montage(paths: list[Path], out: Path, cols: int = 6, side: int = 240) -> Non
         if p.is_file():
             canvas.paste(Image.open(p).convert("RGB").resize((side, side)), (x, y))
         draw.text((x + 4, y + 4), p.parent.name, fill=(255, 255, 0))
+    canvas.save(out)
+
+
+#: short names drawn at each predicted bone (display only; the channel names are ``anatomy.WRIST_BONES``)
+SHORT = {"Capitate": "C", "DistalRadius": "R", "DistalUlna": "U", "Hamate": "H", "Lunate": "L",
+         "Pisifrom&Triquetrum": "Tq", "Scaphoid": "S", "Trapzium": "Tm", "Trapzoid": "Td"}  # fmt: skip
+
+
+def bone_labels(files: list[Path], seg_run: Path, out: Path, cols: int = 5, side: int = 320) -> None:
+    """A montage of the predicted bones on the model grid: each mask outlined in its own colour and named at the
+    centroid of its largest part (metacarpals outlined, unnamed), so a reader can tell the lunate from the
+    capitate; stems ending in L are shown mirrored (right-hand orientation, as the model sees them)."""
+    from PIL import Image, ImageDraw
+    from scipy import ndimage
+
+    from ramkit.predictor import Predictor
+    from ramkit.report.overlay import palette
+
+    pred = Predictor.from_run(seg_run)
+    colours = [tuple(int(v) for v in c) for c in palette(len(pred.class_names))]
+    rows = (len(files) + cols - 1) // cols
+    canvas = Image.new("RGB", (cols * side, rows * side))
+    for k, f in enumerate(files):
+        seg = pred.predict(f, spacing_mm=0.15)
+        rgb = np.repeat((np.clip(seg.pixels, 0, 1) * 255).astype(np.uint8)[..., None], 3, -1)
+        for c, m in enumerate(seg.model_masks):
+            rgb[m & ~ndimage.binary_erosion(m)] = colours[c]
+        tile = Image.fromarray(rgb).resize((side, side), Image.NEAREST)
+        draw = ImageDraw.Draw(tile)
+        sy, sx = side / rgb.shape[0], side / rgb.shape[1]
+        for c, m in enumerate(seg.model_masks):
+            name = SHORT.get(pred.class_names[c])
+            if name is None or m.sum() < 5:
+                continue
+            lab, n = ndimage.label(m)
+            big = lab == 1 + int(np.argmax(ndimage.sum(m, lab, range(1, n + 1))))
+            cy, cx = ndimage.center_of_mass(big)
+            draw.text((cx * sx - 4, cy * sy - 5), name, fill=colours[c])
+        draw.text((4, 4), Path(f).stem, fill=(255, 255, 0))
+        canvas.paste(tile, ((k % cols) * side, (k // cols) * side))
     canvas.save(out)
 
 
@@ -114,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"ramkit: warning: {res['failed']} of {res['n']} real wrists failed (see {res['report']})")
     names = [Path(f).stem for f in labels["image"]]
     montage([out / "analyze" / n / "overlay.png" for n in names], out / "bone_overlays.png")
+    bone_labels(files, runs["wrist-bone-seg"], out / "bone_labels.png")
     p, pred, missing = image_level(out / "analyze", names)
     y = (labels["bone_erosion_label"].to_numpy() == "erosive").astype(int)
     auc, lo, hi = bootstrap_auc(y, p)
