@@ -555,6 +555,15 @@ def _carpus_geometry(seed: int, severity: float | None = None):
     return anat, build_hand(anat, Pose(0.0, np.zeros(2), np.zeros(6), 0.0), 1.0)
 
 
+def _joint_line(g, outlines: dict, stem: str):
+    """The scored JSN joint ``stem`` of geometry ``g`` and its drawn joint line (mm) at the JSN point: the median
+    distance from the first bone's 6 outline points nearest the joint centre to the second bone."""
+    (j,) = [j for j in g.joints if j.kind == "jsn" and j.stem == stem]
+    a, b = (outlines[n] for n in j.bones)
+    a = a[np.argsort(np.linalg.norm(a - j.center, axis=1))[:6]]
+    return j, float(np.median(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min(1)))
+
+
 def _min_dist(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min())
 
@@ -575,11 +584,8 @@ def test_carpus_is_packed_with_scored_gaps_and_overlaps():
         rad = o["Radius"][o["Radius"][:, 1] < o["Radius"][:24, 1].max() + 4.0]  # distal end incl. the styloid
         assert 1.25 <= np.ptp(row[:, 0]) / np.ptp(rad[:, 0]) <= 1.6
         for stem in ("SC", "SR", "STT"):
-            (j,) = [j for j in g.joints if j.kind == "jsn" and j.stem == stem]
+            j, line = _joint_line(g, o, stem)
             assert j.score == 0
-            a, b = (o[n] for n in j.bones)
-            a = a[np.argsort(np.linalg.norm(a - j.center, axis=1))[:6]]  # the joint line at the JSN point
-            line = np.median(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min(1))
             assert abs(line - CARPAL_GAP_MM) < 0.3, (seed, stem, line)
         for x, y in carpal_pairs:
             overlapping += bool(MplPath(o[y]).contains_points(o[x]).any() or MplPath(o[x]).contains_points(o[y]).any())
@@ -726,10 +732,7 @@ def test_wrist_deviation_turns_the_forearm_and_keeps_the_scored_gaps():
             ) == pytest.approx(-dev)
             o = {n: b.outline for n, b in g.bones.items()}
             for stem in ("SC", "SR", "STT"):
-                (j,) = [j for j in g.joints if j.kind == "jsn" and j.stem == stem]
-                a, b = (o[n] for n in j.bones)
-                a = a[np.argsort(np.linalg.norm(a - j.center, axis=1))[:6]]
-                line = np.median(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min(1))
+                line = _joint_line(g, o, stem)[1]
                 assert abs(line - CARPAL_GAP_MM) < 0.3, (seed, dev, stem, line)
             assert _min_dist(o["Lunate"], o["Radius"]) < 1.5
             scores.append(sorted((j.stem, j.score) for j in g.joints))

@@ -349,18 +349,27 @@ def trained_on_synthetic(data: str | os.PathLike | None) -> bool | None:
     """Whether a run's training data is a ramkit synthetic cohort (its COCO ``info`` says so); None if unknown."""
     if not data:
         return None
-    root = Path(data)
-    rel = ("Segmentation/train/_annotations_bone_rle.coco.json", "JointLocationDetection/Joints.coco.json")
+    from ramkit.io import h1200, w600
+
     seen = False
-    for base in (root, root / "RAM-H1200-v1", root / "RAM-W600"):
-        for r in rel:
-            f = base / r
-            if f.is_file():
-                seen = True
-                with open(f, "rb") as fh:
-                    if b"ramkit synthetic" in fh.read(4096):
-                        return True
+    for f in _cohort_files(data, (f"Segmentation/train/{h1200.BONE_JSON}", f"{w600.DET_DIR}/{w600.JOINTS_COCO}")):
+        seen = True
+        with open(f, "rb") as fh:
+            if b"ramkit synthetic" in fh.read(4096):
+                return True
     return False if seen else None
+
+
+def _cohort_files(data: str | os.PathLike, rel: tuple[str, ...]):
+    """The files ``rel`` (paths inside a release tree) that exist under ``data``, given as a release tree or as a
+    folder holding ``RAM-H1200-v1`` / ``RAM-W600`` (a synthetic cohort or a bench's ``data``)."""
+    from ramkit.io import h1200, w600
+
+    root = Path(data)
+    for base in (root, root / h1200.H1200_DIRNAME, root / w600.W600_DIRNAME):
+        for r in rel:
+            if (base / r).is_file():
+                yield base / r
 
 
 def _training_spacing(spec, cfg, meta: dict) -> float:
@@ -390,14 +399,14 @@ def _coco_info_spacing(data: str | os.PathLike) -> float | None:
     0.15-0.5625 mm/px; the release carries no spacing, it is always 0.15); None when absent or unreadable."""
     import json
 
-    for base in (Path(data), Path(data) / "RAM-W600"):
-        f = base / "JointLocationDetection" / "Joints.coco.json"
-        if f.is_file():
-            try:
-                sp = json.loads(f.read_text()).get("info", {}).get("pixel_spacing_mm")
-            except (OSError, ValueError, AttributeError):
-                return None
-            return float(sp) if isinstance(sp, int | float) and sp > 0 else None
+    from ramkit.io import w600
+
+    for f in _cohort_files(data, (f"{w600.DET_DIR}/{w600.JOINTS_COCO}",)):
+        try:
+            sp = json.loads(f.read_text()).get("info", {}).get("pixel_spacing_mm")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return float(sp) if isinstance(sp, int | float) and sp > 0 else None
     return None
 
 

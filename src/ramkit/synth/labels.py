@@ -27,16 +27,23 @@ def bone_holes(mask: np.ndarray, lesion: np.ndarray | None = None) -> np.ndarray
     return ndimage.binary_fill_holes(covered) & ~covered
 
 
-def small_components(mask: np.ndarray, keep_min: int | None = None) -> list[int]:
-    """Sizes of the components of ``mask`` other than the largest (or all below ``keep_min`` px when given)."""
+def fragment_ids(sizes: np.ndarray, name: str | None = None) -> np.ndarray:
+    """Indices (0-based, into ``sizes``) of the components of bone ``name``'s mask that are fragments, not bone:
+    every one but the largest; for the ``Sesamoid`` label (two separate bones by design) every one below
+    ``SESAMOID_MIN_PX``. The one rule of the generator's label cleaning and of :func:`label_defects`."""
+    if name == "Sesamoid":
+        return np.flatnonzero(sizes < SESAMOID_MIN_PX)
+    return np.flatnonzero(np.arange(len(sizes)) != int(np.argmax(sizes)))
+
+
+def small_components(mask: np.ndarray, name: str | None = None) -> list[int]:
+    """Sizes of the fragments (:func:`fragment_ids`) of ``mask`` when it has more than one component, largest
+    first."""
     lab, n = ndimage.label(mask.astype(bool))
     if n <= 1:
         return []
     sizes = np.bincount(lab.ravel())[1:]
-    if keep_min is not None:
-        return [int(s) for s in sizes if s < keep_min]
-    order = np.argsort(sizes)[::-1]
-    return [int(sizes[i]) for i in order[1:]]
+    return sorted((int(sizes[i]) for i in fragment_ids(sizes, name)), reverse=True)
 
 
 def label_defects(d) -> dict[str, list]:
@@ -53,7 +60,7 @@ def label_defects(d) -> dict[str, list]:
         h = int(bone_holes(m, own.get(name)).sum())
         if h:
             holes.append((name, h))
-        for s in small_components(m, SESAMOID_MIN_PX if name == "Sesamoid" else None):
+        for s in small_components(m, name):
             frags.append((name, s))
     per_joint: dict[str, np.ndarray] = {}
     for (_, les), joint in zip(d.lesion_parts, d.lesion_joints, strict=True):

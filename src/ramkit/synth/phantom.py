@@ -180,7 +180,7 @@ def _clean_masks(masks: dict, full_masks: dict, bite_px: dict) -> None:
 
 def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> bool:
     """One fill-then-drop pass of :func:`_clean_masks` on views of one bone; True when it changed something."""
-    from ramkit.synth.labels import SESAMOID_MIN_PX, bone_holes
+    from ramkit.synth.labels import bone_holes, fragment_ids
 
     if not m.any():
         return False
@@ -192,10 +192,8 @@ def _clean_once(name: str, m: np.ndarray, full: np.ndarray, les_list: list) -> b
         changed = True
     lab, n = ndimage.label(m)
     if n > 1:
-        sizes = np.bincount(lab.ravel())[1:]
-        keep = sizes >= SESAMOID_MIN_PX if name == "Sesamoid" else np.arange(n) == int(np.argmax(sizes))
         # (sesamoid slivers cut by the wrist crop's edge are all dropped)
-        for k in np.flatnonzero(~keep):
+        for k in fragment_ids(np.bincount(lab.ravel())[1:], name):
             frag = lab == k + 1
             m &= ~frag
             changed = True
@@ -386,14 +384,13 @@ def draw_hand(
 def _drop_sesamoid_slivers(bones: np.ndarray, parts: dict[str, list[np.ndarray]]) -> None:
     """Remove from the Sesamoid label the pieces the padding bar left below ``labels.SESAMOID_MIN_PX`` (a sesamoid
     near the top edge of a wrist crop cut by the bar), in place."""
-    from ramkit.synth.labels import SESAMOID_MIN_PX
+    from ramkit.synth.labels import fragment_ids
 
     k = anatomy.HAND_BONES.index("Sesamoid")
     lab, n = ndimage.label(bones[k])
     if n == 0:
         return
-    sizes = np.bincount(lab.ravel())[1:]
-    small = np.isin(lab, 1 + np.flatnonzero(sizes < SESAMOID_MIN_PX))
+    small = np.isin(lab, 1 + fragment_ids(np.bincount(lab.ravel())[1:], "Sesamoid"))
     if small.any():
         bones[k][small] = 0
         for p in parts.get("Sesamoid", []):

@@ -288,9 +288,10 @@ class MilKind(TaskKind):
             import pandas as pd
 
             from ramkit.io.atomic import write_csv
+            from ramkit.train.data import augmentation_of
 
             t0 = time.perf_counter()
-            losses = train_patch_classifier(model, train_cases, cfg, device, spec.augmentation)
+            losses = train_patch_classifier(model, train_cases, cfg, device, augmentation_of(spec))
             log = pd.DataFrame({"epoch": range(1, len(losses) + 1), "train_loss": losses})
             log["seconds_total"] = time.perf_counter() - t0
             write_csv(Path(run) / "patch_classifier.csv", log)

@@ -151,16 +151,16 @@ def validate(model: nn.Module, spec: TaskSpec, val_cases, cfg: TrainConfig, devi
     return {k: (float(v) if math.isfinite(v) else 0.0) for k, v in out.items()}
 
 
-def _require_finite(loss, x, task: str, epoch: int) -> None:
-    """Stop a run whose loss is NaN/inf (it would otherwise train on silently and select epoch 1)."""
+def _require_finite(value: float, x, task: str, epoch: int) -> None:
+    """Stop a run whose loss ``value`` is NaN/inf (it would otherwise train on silently and select epoch 1)."""
     import torch
 
-    if bool(torch.isfinite(loss.detach()).all()):
+    if math.isfinite(value):
         return
     xs = x if isinstance(x, (tuple, list)) else (x,)
     where = "non-finite values in the input batch" if any(not torch.isfinite(t).all() for t in xs) else "finite inputs"
     raise RamkitError(
-        f"task {task}: the training loss is {float(loss.detach())} in epoch {epoch} ({where}); "
+        f"task {task}: the training loss is {value} in epoch {epoch} ({where}); "
         "check the data and augmentation, or lower the learning rate"
     )
 
@@ -303,8 +303,9 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 with autocast(device, amp):
                     logits = net(*x) if isinstance(x, (tuple, list)) else net(x)
                 loss = loss_fn(logits, y)
+                value = float(loss.detach())  # one device sync per step: logged below, checked here
                 if scaler is None:  # (fp16 AMP skips overflowing steps itself)
-                    _require_finite(loss, x, cfg.task, epoch + 1)
+                    _require_finite(value, x, cfg.task, epoch + 1)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -313,7 +314,7 @@ def fit(cfg: TrainConfig, stop_after: int | None = None, quiet: bool = False, da
                 else:
                     loss.backward()
                     opt.step()
-                losses.append(float(loss.detach()))
+                losses.append(value)
                 n_items += len(y)
                 t_fetch = time.perf_counter()
             sched.step()
